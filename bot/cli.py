@@ -1,0 +1,120 @@
+"""The `tiepdan` command line: run the stack, train, migrate, check data.
+
+It starts the three processes by module name, so it imports neither `channels` nor `actions`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+from bot import db, training
+from bot.runtime import process_specs
+from bot.settings import Settings, SettingsError, ensure_env_file, load_settings
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    db.upgrade(settings.database_url)
+    print(f"database: schema at revision {db.current_revision(settings.database_url)}")
+    return 0
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    result = training.train(settings.root, settings.models_dir, force=args.force)
+    if result.trained:
+        print(f"model: trained {result.model_path.name} in {result.seconds:.0f} s")
+    else:
+        print(f"model: {result.model_path.name} already matches the data and config")
+    return 0
+
+
+def _banner(settings: Settings, started: float) -> None:
+    print(
+        f"""
+Tiếp Dân is up ({time.monotonic() - started:.0f} s after start)
+  chat page       {settings.public_base_url}/
+  health          {settings.public_base_url}/healthz
+  chat API        POST {settings.public_base_url}/api/chat  (Authorization: Bearer $TIEPDAN_API_TOKEN)
+  Rasa            {settings.rasa_url}  (localhost only, token required)
+  action server   {settings.actions_url}  (localhost only)
+  logs            {settings.var_dir / 'logs'}
+Try it:
+  export $(grep ^TIEPDAN_API_TOKEN .env)
+  curl -s -X POST {settings.public_base_url}/api/chat -H "Authorization: Bearer $TIEPDAN_API_TOKEN" \\
+       -d '{{"sender":"a","text":"xin chào"}}'
+Stop with Ctrl-C.""",
+        flush=True,
+    )
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.supervisor import Supervisor
+
+    started = time.monotonic()
+    db.upgrade(settings.database_url)
+    if args.model:
+        model = Path(args.model).resolve()
+        if not model.is_file():
+            print(f"tiepdan: model file {model} does not exist.", file=sys.stderr)
+            return 2
+    else:
+        log_path = settings.var_dir / "logs" / "train.log"
+        if not training.model_path_for(settings.root, settings.models_dir).exists():
+            print(f"model: training a new model (a few minutes; log: {log_path})…", flush=True)
+        try:
+            result = training.train(settings.root, settings.models_dir, log_path=log_path)
+        except RuntimeError as error:
+            print(f"tiepdan: {error}", file=sys.stderr)
+            return 1
+        model = result.model_path
+        state = f"trained in {result.seconds:.0f} s" if result.trained else "up to date"
+        print(f"model: {model.name} ({state})", flush=True)
+    supervisor = Supervisor(
+        process_specs(settings, model),
+        settings.var_dir / "logs",
+        on_ready=lambda: _banner(settings, started),
+    )
+    print("starting Rasa, the action server and the gateway…", flush=True)
+    return asyncio.run(supervisor.run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiepdan", description="Tiếp Dân assistant")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="train if needed, then start Rasa, actions and gateway")
+    run.add_argument("--model", help="serve this model file instead of training")
+    run.set_defaults(handler=cmd_run)
+
+    train = commands.add_parser("train", help="train a model unless one matches the data")
+    train.add_argument("--force", action="store_true", help="train even if a model matches")
+    train.set_defaults(handler=cmd_train)
+
+    database = commands.add_parser("db", help="database schema")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    database_commands.add_parser("upgrade", help="apply migrations").set_defaults(
+        handler=cmd_db_upgrade
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        for name in ensure_env_file():
+            print(f"setup: generated a random {name} in .env")
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"tiepdan: {error}", file=sys.stderr)
+        return 2
+    return args.handler(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""One resident message in, the assistant's replies out — the same path for every channel.
+
+The message is stored before Rasa sees it; if Rasa cannot answer, the resident gets a polite
+"busy" reply in their language and the stored message says it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
+
+from bot import messages
+from bot.db import transaction
+from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.text import has_diacritics
+
+BUSY = {
+    "vi": "Dạ, hệ thống đang bận, tin nhắn của anh/chị đã được ghi nhận. "
+    "Anh/chị vui lòng thử lại sau ít phút ạ.",
+    "en": "Sorry, the system is busy right now. Your message has been recorded; "
+    "please try again in a few minutes.",
+}
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str = ""
+    buttons: list[Button] = field(default_factory=list)
+    image: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
+            "image": self.image,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    replies: list[Reply]
+    answered: bool
+    duplicate: bool = False
+
+
+def reply_from_rasa(message: dict[str, Any]) -> Reply:
+    buttons = [
+        Button(str(b.get("title", "")), str(b.get("payload", "")))
+        for b in message.get("buttons") or []
+        if isinstance(b, dict)
+    ]
+    return Reply(text=message.get("text") or "", buttons=buttons, image=message.get("image"))
+
+
+def busy_language(text: str, hint: str | None) -> str:
+    if hint in BUSY:
+        return hint
+    return "vi" if has_diacritics(text) else "en" if text.isascii() and " " in text else "vi"
+
+
+async def converse(
+    rasa: RasaClient,
+    sessions: sessionmaker,
+    *,
+    channel: str,
+    sender_id: str,
+    text: str,
+    language_hint: str | None = None,
+    external_id: str | None = None,
+) -> Outcome:
+    """Store the message, ask Rasa, store the outcome; never raises for Rasa being down."""
+
+    def store() -> int | None:
+        with transaction(sessions) as session:
+            stored = messages.record_inbound(
+                session,
+                channel=channel,
+                sender_id=sender_id,
+                text=text,
+                external_id=external_id,
+                language_hint=language_hint,
+            )
+            return stored.id if stored else None
+
+    message_id = await asyncio.to_thread(store)
+    if message_id is None:
+        return Outcome(replies=[], answered=True, duplicate=True)
+    metadata = {"lang": language_hint, "channel": channel} if language_hint else {"channel": channel}
+    try:
+        rasa_messages = await rasa.send_message(sender_id, text, metadata)
+    except RasaUnavailable as error:
+        await asyncio.to_thread(_finish, sessions, message_id, str(error))
+        return Outcome(replies=[Reply(BUSY[busy_language(text, language_hint)])], answered=False)
+    await asyncio.to_thread(_finish, sessions, message_id, None)
+    return Outcome(replies=[reply_from_rasa(m) for m in rasa_messages], answered=True)
+
+
+def _finish(sessions: sessionmaker, message_id: int, error: str | None) -> None:
+    with transaction(sessions) as session:
+        if error is None:
+            messages.mark_answered(session, message_id)
+        else:
+            messages.mark_failed(session, message_id, error)

@@ -1,0 +1,171 @@
+"""One settings object, read from the environment and an optional `.env` file.
+
+No other module reads `os.environ`: the settings are built once at the edge (CLI, gateway
+entry point, action server) and passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT = "development"
+# Values that must never guard a real deployment (they are in .env.example).
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message says which and how to fix it."""
+
+
+def _port(name: str, value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{name} must be a port number between 1 and 65535, got {value!r}.")
+    return port
+
+
+def _float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {value!r}.") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be greater than zero, got {value!r}.")
+    return number
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = DEVELOPMENT
+    root: Path = PROJECT_ROOT
+    var_dir: Path = PROJECT_ROOT / "var"
+    models_dir: Path = PROJECT_ROOT / "models"
+    catalog_dir: Path = PROJECT_ROOT / "catalog"
+    database_url: str = _sqlite_url(PROJECT_ROOT / "var" / "tiepdan.db")
+    tracker_store_url: str = _sqlite_url(PROJECT_ROOT / "var" / "rasa.db")
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    api_token: str = ""
+    rasa_token: str = ""
+    secret_key: str = ""
+    public_base_url: str = "http://localhost:8080"
+    rasa_timeout: float = 30.0
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == DEVELOPMENT
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    def check_secrets(self) -> None:
+        """Outside development, refuse to start with empty or placeholder secrets."""
+        if self.is_development:
+            return
+        for name, value in (
+            ("TIEPDAN_API_TOKEN", self.api_token),
+            ("RASA_TOKEN", self.rasa_token),
+            ("TIEPDAN_SECRET_KEY", self.secret_key),
+        ):
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                raise SettingsError(
+                    f"{name} is empty or a placeholder; set a random value of at least 16 "
+                    f"characters in the environment or .env (e.g. `python -c \"import secrets; "
+                    f"print(secrets.token_urlsafe(32))\"`)."
+                )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> Settings:
+    """Build the settings: environment variables win over `.env`, which wins over defaults."""
+    environ = os.environ if environ is None else environ
+    root = Path(environ.get("TIEPDAN_HOME") or PROJECT_ROOT).resolve()
+    env_file = root / ".env" if env_file is None else env_file
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(environ)
+
+    var_dir = Path(values.get("TIEPDAN_VAR_DIR") or root / "var")
+    env = values.get("TIEPDAN_ENV", DEVELOPMENT).strip().lower() or DEVELOPMENT
+    if env not in {DEVELOPMENT, "production"}:
+        raise SettingsError(f"TIEPDAN_ENV must be 'development' or 'production', got {env!r}.")
+    settings = Settings(
+        env=env,
+        root=root,
+        var_dir=var_dir,
+        models_dir=Path(values.get("TIEPDAN_MODELS_DIR") or root / "models"),
+        catalog_dir=Path(values.get("TIEPDAN_CATALOG_DIR") or root / "catalog"),
+        database_url=values.get("TIEPDAN_DATABASE_URL") or _sqlite_url(var_dir / "tiepdan.db"),
+        tracker_store_url=values.get("TIEPDAN_TRACKER_STORE_URL")
+        or _sqlite_url(var_dir / "rasa.db"),
+        rasa_port=_port("RASA_PORT", values.get("RASA_PORT", "5005")),
+        actions_port=_port("ACTIONS_PORT", values.get("ACTIONS_PORT", "5055")),
+        gateway_host=values.get("GATEWAY_HOST", "127.0.0.1"),
+        gateway_port=_port("GATEWAY_PORT", values.get("GATEWAY_PORT", "8080")),
+        api_token=values.get("TIEPDAN_API_TOKEN", ""),
+        rasa_token=values.get("RASA_TOKEN", ""),
+        secret_key=values.get("TIEPDAN_SECRET_KEY", ""),
+        public_base_url=values.get("PUBLIC_BASE_URL", "").rstrip("/")
+        or f"http://localhost:{values.get('GATEWAY_PORT', '8080')}",
+        rasa_timeout=_float("TIEPDAN_RASA_TIMEOUT", values.get("TIEPDAN_RASA_TIMEOUT", "30")),
+        log_level=values.get("TIEPDAN_LOG_LEVEL", "INFO").upper(),
+        extra={k: v for k, v in values.items() if k.startswith(("TELEGRAM_", "ZALO_"))},
+    )
+    settings.check_secrets()
+    return settings
+
+
+def ensure_env_file(root: Path = PROJECT_ROOT) -> list[str]:
+    """Create `.env` from `.env.example` with fresh random tokens on a developer's first run.
+
+    Returns the names of the secrets it generated (empty when `.env` already existed).
+    """
+    env_file, example = root / ".env", root / ".env.example"
+    if env_file.exists() or not example.exists():
+        return []
+    generated, lines = [], []
+    for line in example.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#") and value.strip() == "change-me":
+            line = f"{name}={secrets.token_urlsafe(32)}"
+            generated.append(name.strip())
+        lines.append(line)
+    env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env_file.chmod(0o600)
+    return generated
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]

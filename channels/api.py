@@ -1,0 +1,97 @@
+"""`POST /api/chat`: the plain HTTP chat channel for integrations, tests and benchmarks.
+
+Body `{"sender": str, "text": str, "lang": "vi"|"en" (optional)}`, bearer token required.
+Anything invalid is refused with a JSON error before it reaches Rasa.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from functools import partial
+
+from aiohttp import web
+
+from bot.conversation import converse
+from channels.keys import RASA, SESSIONS, SETTINGS
+
+MAX_TEXT = 2000
+MAX_BODY = 64 * 1024
+MAX_SENDER = 128
+LANGUAGES = {"vi", "en"}
+# Vietnamese stays readable in the JSON (no \u escapes).
+dumps = partial(json.dumps, ensure_ascii=False)
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, dumps=dumps
+    )
+
+
+def authorized(request: web.Request) -> bool:
+    token = request.app[SETTINGS].api_token
+    header = request.headers.get("Authorization", "")
+    scheme, _, supplied = header.partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(supplied.strip().encode(), token.encode())
+
+
+def parse_chat_request(raw: bytes) -> tuple[dict[str, object] | None, web.Response | None]:
+    """Validate the body; returns (request, None) or (None, the error response)."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, error(400, "invalid_encoding", "The body must be UTF-8 encoded JSON.")
+    except (json.JSONDecodeError, RecursionError):
+        return None, error(400, "malformed_json", "The body is not valid JSON.")
+    if not isinstance(body, dict):
+        return None, error(400, "invalid_body", "The body must be a JSON object.")
+    sender, text, lang = body.get("sender"), body.get("text"), body.get("lang")
+    if not isinstance(sender, str) or not sender.strip():
+        return None, error(400, "missing_sender", "'sender' must be a non-empty string.")
+    if len(sender) > MAX_SENDER or not sender.isprintable():
+        return None, error(
+            400, "invalid_sender", f"'sender' must be printable and at most {MAX_SENDER} characters."
+        )
+    if not isinstance(text, str):
+        return None, error(400, "missing_text", "'text' must be a string.")
+    if not text.strip():
+        return None, error(400, "empty_text", "'text' is empty: send the resident's message.")
+    if len(text) > MAX_TEXT:
+        return None, error(
+            413, "text_too_long", f"'text' has {len(text)} characters; the limit is {MAX_TEXT}."
+        )
+    if lang is not None and lang not in LANGUAGES:
+        return None, error(400, "invalid_lang", "'lang' must be \"vi\" or \"en\" when given.")
+    return {"sender": sender.strip(), "text": text, "lang": lang}, None
+
+
+async def chat(request: web.Request) -> web.Response:
+    if not authorized(request):
+        return error(401, "unauthorized", "Send 'Authorization: Bearer <TIEPDAN_API_TOKEN>'.")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
+    chat_request, failure = parse_chat_request(raw)
+    if failure is not None:
+        return failure
+    outcome = await converse(
+        request.app[RASA],
+        request.app[SESSIONS],
+        channel="api",
+        sender_id=f"api:{chat_request['sender']}",
+        text=str(chat_request["text"]),
+        language_hint=chat_request["lang"],  # type: ignore[arg-type]
+    )
+    body = {"messages": [reply.as_dict() for reply in outcome.replies]}
+    if not outcome.answered:
+        return web.json_response(body, status=503, headers={"Retry-After": "30"}, dumps=dumps)
+    return web.json_response(body, dumps=dumps)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/chat", chat)

@@ -1,0 +1,64 @@
+"""The gateway's composition root: one aiohttp app, one `setup_*` per concern."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot.db import make_engine, make_session_factory
+from bot.rasa_client import RasaClient
+from bot.settings import Settings
+from channels import api, health, webchat
+from channels.keys import ENGINE, HTTP, RASA, SESSIONS, SETTINGS
+
+TEMPLATES_DIR = __file__.rsplit("/", 1)[0] + "/templates"
+STATIC_DIR = __file__.rsplit("/", 1)[0] + "/static"
+
+
+def setup_database(app: web.Application) -> None:
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        engine = make_engine(app[SETTINGS].database_url)
+        app[ENGINE] = engine
+        app[SESSIONS] = make_session_factory(engine)
+        yield
+        engine.dispose()
+
+    app.cleanup_ctx.append(database)
+
+
+def setup_rasa(app: web.Application) -> None:
+    async def rasa(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        # One pooled connection set for the life of the gateway, not one per message.
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+        app[HTTP] = http
+        app[RASA] = RasaClient(http, settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
+        yield
+        await http.close()
+
+    app.cleanup_ctx.append(rasa)
+
+
+def setup_templates(app: web.Application) -> None:
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    app.router.add_static("/static", STATIC_DIR, name="static")
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=10 * 1024 * 1024)
+    app[SETTINGS] = settings
+    setup_database(app)
+    setup_rasa(app)
+    setup_templates(app)
+    health.setup_routes(app)
+    api.setup_routes(app)
+    webchat.setup_routes(app)
+    return app
