@@ -41,7 +41,7 @@ Tiếp Dân is up ({time.monotonic() - started:.0f} s after start)
   chat API        POST {settings.public_base_url}/api/chat  (Authorization: Bearer $TIEPDAN_API_TOKEN)
   Rasa            {settings.rasa_url}  (localhost only, token required)
   action server   {settings.actions_url}  (localhost only)
-  logs            {settings.var_dir / 'logs'}
+  logs            {settings.var_dir / "logs"}
 Try it:
   export $(grep ^TIEPDAN_API_TOKEN .env)
   curl -s -X POST {settings.public_base_url}/api/chat -H "Authorization: Bearer $TIEPDAN_API_TOKEN" \\

@@ -94,7 +94,9 @@ async def converse(
     message_id = await asyncio.to_thread(store)
     if message_id is None:
         return Outcome(replies=[], answered=True, duplicate=True)
-    metadata = {"lang": language_hint, "channel": channel} if language_hint else {"channel": channel}
+    metadata = (
+        {"lang": language_hint, "channel": channel} if language_hint else {"channel": channel}
+    )
     try:
         rasa_messages = await rasa.send_message(sender_id, text, metadata)
     except RasaUnavailable as error:

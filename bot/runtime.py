@@ -69,7 +69,15 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
     return [
         ProcessSpec(
             name="actions",
-            argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
+            argv=[
+                python,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.actions_port),
+            ],
             health_url=f"{settings.actions_url}/health",
             env={"SANIC_HOST": "127.0.0.1"},
         ),

@@ -100,8 +100,8 @@ class Settings:
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
                 raise SettingsError(
                     f"{name} is empty or a placeholder; set a random value of at least 16 "
-                    f"characters in the environment or .env (e.g. `python -c \"import secrets; "
-                    f"print(secrets.token_urlsafe(32))\"`)."
+                    f'characters in the environment or .env (e.g. `python -c "import secrets; '
+                    f'print(secrets.token_urlsafe(32))"`).'
                 )
 
 

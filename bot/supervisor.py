@@ -198,9 +198,7 @@ class Supervisor:
             except ProcessLookupError:
                 pass
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(p.wait() for p in running)), timeout=STOP_GRACE
-            )
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in running)), timeout=STOP_GRACE)
         except asyncio.TimeoutError:
             for process in running:
                 await self._kill(process)

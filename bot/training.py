@@ -28,7 +28,9 @@ def training_inputs(root: Path) -> list[Path]:
     files = [root / "config.yml", root / "domain.yml"]
     for folder in ("nlu_data", "bot/nlu"):
         files += sorted(
-            p for p in (root / folder).rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml", ".py"}
+            p
+            for p in (root / folder).rglob("*")
+            if p.is_file() and p.suffix in {".yml", ".yaml", ".py"}
         )
     return files
 

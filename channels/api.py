@@ -53,7 +53,9 @@ def parse_chat_request(raw: bytes) -> tuple[dict[str, object] | None, web.Respon
         return None, error(400, "missing_sender", "'sender' must be a non-empty string.")
     if len(sender) > MAX_SENDER or not sender.isprintable():
         return None, error(
-            400, "invalid_sender", f"'sender' must be printable and at most {MAX_SENDER} characters."
+            400,
+            "invalid_sender",
+            f"'sender' must be printable and at most {MAX_SENDER} characters.",
         )
     if not isinstance(text, str):
         return None, error(400, "missing_text", "'text' must be a string.")
@@ -64,7 +66,7 @@ def parse_chat_request(raw: bytes) -> tuple[dict[str, object] | None, web.Respon
             413, "text_too_long", f"'text' has {len(text)} characters; the limit is {MAX_TEXT}."
         )
     if lang is not None and lang not in LANGUAGES:
-        return None, error(400, "invalid_lang", "'lang' must be \"vi\" or \"en\" when given.")
+        return None, error(400, "invalid_lang", '\'lang\' must be "vi" or "en" when given.')
     return {"sender": sender.strip(), "text": text, "lang": lang}, None
 
 
