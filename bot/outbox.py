@@ -175,8 +175,13 @@ def claim_due(
     lease_seconds: int = 60,
     *,
     max_attempts: int = 8,
+    channels: Iterable[str] | None = None,
+    recipient: str | None = None,
 ) -> list[OutboxMessage]:
     """Lease up to `limit` due messages to this worker; commit soon after calling.
+
+    `channels` and `recipient` narrow the claim: a push worker claims only the channels it
+    can deliver to; a pull endpoint claims one resident's messages.
 
     Due means pending and not before now, or sending with an expired lease (its worker
     died); the earliest due first. Two workers never get the same row: on PostgreSQL the
@@ -199,10 +204,15 @@ def claim_due(
         )
         .execution_options(synchronize_session=False)
     )
+    conditions = [_claimable(now)]
+    if channels is not None:
+        conditions.append(OutboxMessage.channel.in_(tuple(channels)))
+    if recipient is not None:
+        conditions.append(OutboxMessage.recipient == recipient)
     candidates = list(
         session.execute(
             select(OutboxMessage.id)
-            .where(_claimable(now))
+            .where(*conditions)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -315,3 +325,14 @@ def pending_count(session: Session) -> int:
         .select_from(OutboxMessage)
         .where(OutboxMessage.status.in_((PENDING, SENDING)))
     ).scalar_one()
+
+
+def take_for_recipient(
+    session: Session, channel: str, recipient: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Pull delivery (the API channel and the chat page): the resident's due messages,
+    marked sent in the same transaction. Returns the bodies in the order they were queued."""
+    messages = claim_due(session, now, channels=(channel,), recipient=recipient)
+    for message in messages:
+        mark_sent(session, message.id, now)
+    return [dict(message.body) for message in messages]

@@ -6,6 +6,7 @@ Anything invalid is refused with a JSON error before it reaches Rasa.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from functools import partial
@@ -13,6 +14,8 @@ from functools import partial
 from aiohttp import web
 
 from bot.conversation import converse
+from bot.db import transaction
+from bot.outbox import take_for_recipient
 from channels.keys import RASA, SESSIONS, SETTINGS
 
 MAX_TEXT = 2000
@@ -95,5 +98,26 @@ async def chat(request: web.Request) -> web.Response:
     return web.json_response(body, dumps=dumps)
 
 
+async def notifications(request: web.Request) -> web.Response:
+    """`GET /api/notifications?sender=a`: messages queued for an API resident since the last
+    call (ticket status changes, survey invitations), each returned once."""
+    if not authorized(request):
+        return error(401, "unauthorized", "Send 'Authorization: Bearer <TIEPDAN_API_TOKEN>'.")
+    sender = request.query.get("sender", "").strip()
+    if not sender or len(sender) > MAX_SENDER or not sender.isprintable():
+        return error(400, "missing_sender", "Give ?sender=<the sender used with /api/chat>.")
+
+    def take() -> list[dict[str, object]]:
+        with transaction(request.app[SESSIONS]) as session:
+            return take_for_recipient(session, "api", f"api:{sender}")
+
+    bodies = await asyncio.to_thread(take)
+    messages = [
+        {"text": b.get("text", ""), "buttons": b.get("buttons", []), "image": None} for b in bodies
+    ]
+    return web.json_response({"messages": messages}, dumps=dumps)
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/chat", chat)
+    app.router.add_get("/api/notifications", notifications)

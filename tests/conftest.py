@@ -60,6 +60,17 @@ class Stack:
         return response.json()["messages"]
 
 
+    def notifications(self, sender: str) -> list[dict]:
+        response = requests.get(
+            f"{self.url}/api/notifications",
+            params={"sender": sender},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]
+
+
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

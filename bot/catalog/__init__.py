@@ -18,10 +18,10 @@ from bot.catalog.answers import (
     answer_service_question,
     answer_unit_contact,
     answer_unit_question,
-    service_turn,
     expected_result_date,
     find_unit,
     service_payload,
+    service_turn,
     unit_payload,
 )
 from bot.catalog.facets import FACETS, detect_facet

@@ -9,7 +9,6 @@ ids appear only in button payloads, never in the text a resident reads.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.catalog import hours as h
