@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from bot import db, training
+from bot.nlu import cli as nlu_cli
 from bot.runtime import process_specs
 from bot.settings import Settings, SettingsError, ensure_env_file, load_settings
 
@@ -21,6 +22,12 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     db.upgrade(settings.database_url)
     print(f"database: schema at revision {db.current_revision(settings.database_url)}")
     return 0
+
+
+def cmd_catalog_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.catalog import main_check
+
+    return main_check(settings.catalog_dir)
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
@@ -52,9 +59,15 @@ Stop with Ctrl-C.""",
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.catalog import CatalogError, load_catalog
     from bot.supervisor import Supervisor
 
     started = time.monotonic()
+    try:  # a broken catalog stops start-up here, with file, line and fix
+        load_catalog(settings.catalog_dir)
+    except CatalogError as error:
+        print(f"tiepdan: the catalog has problems; nothing was started.\n{error}", file=sys.stderr)
+        return 2
     db.upgrade(settings.database_url)
     if args.model:
         model = Path(args.model).resolve()
@@ -99,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     database_commands.add_parser("upgrade", help="apply migrations").set_defaults(
         handler=cmd_db_upgrade
     )
+    catalog = commands.add_parser("catalog", help="the service catalog (catalog/)")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    catalog_commands.add_parser("check", help="validate the catalog files").set_defaults(
+        handler=cmd_catalog_check
+    )
+
+    nlu_cli.add_commands(commands)
     return parser
 
 
