@@ -58,7 +58,12 @@ class ValidateComplaintForm(FormValidationAction):
         return "validate_complaint_form"
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
-        return flow.required_slots(tracker.sender_id, tracker.get_slot(flow.CONSENT))
+        return flow.required_slots(
+            tracker.sender_id,
+            tracker.get_slot(flow.CONSENT),
+            tracker.get_slot(flow.DUPLICATE),
+            tracker.get_slot(flow.SAME),
+        )
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         events = await super().run(dispatcher, tracker, domain)
@@ -110,7 +115,17 @@ class ValidateComplaintForm(FormValidationAction):
         location, problem = flow.check_location(value, language(tracker))
         if problem:
             dispatcher.utter_message(text=problem)
-        return {flow.LOCATION: location}
+            return {flow.LOCATION: None}
+        with transaction(sessions()) as session:
+            duplicate = flow.possible_duplicate(
+                session, tracker.sender_id, tracker.get_slot(flow.CATEGORY), location
+            )
+        return {flow.LOCATION: location, flow.DUPLICATE: duplicate}
+
+    def validate_complaint_same(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        if isinstance(value, bool):
+            return {flow.SAME: value}
+        return {flow.SAME: flow.yes_or_no(intent_of(tracker), str(value or ""))}
 
     def validate_complaint_phone(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         fixed = correction(value, tracker)
@@ -151,6 +166,19 @@ class AskComplaintCategory(Action):
         return []
 
 
+class AskComplaintSame(Action):
+    def name(self) -> str:
+        return "action_ask_complaint_same"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        with transaction(sessions()) as session:
+            reply = flow.ask_same_problem(
+                session, tracker.get_slot(flow.DUPLICATE), language(tracker)
+            )
+        send(dispatcher, reply)
+        return []
+
+
 class AskComplaintConsent(Action):
     def name(self) -> str:
         return "action_ask_complaint_consent"
@@ -179,7 +207,7 @@ class SubmitComplaint(Action):
         lang, slots = language(tracker), form_slots(tracker)
         if slots[flow.CONSENT] is False:
             send(dispatcher, flow.no_consent(lang))
-        elif slots[flow.CONFIRM] is True:
+        elif slots[flow.CONFIRM] is True or slots[flow.SAME] is True:
             with transaction(sessions()) as session:
                 submitted = flow.submit(
                     session, catalog(), sender_id=tracker.sender_id, slots=slots, lang=lang

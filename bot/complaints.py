@@ -21,8 +21,11 @@ from bot.text import clean, fold
 from bot.tickets import (
     CATEGORIES,
     LookupRefused,
+    add_resident_details,
+    find_possible_duplicate,
     format_phone,
     get_status_for,
+    get_ticket,
     list_open_for,
     normalise_code,
     normalise_phone,
@@ -38,7 +41,11 @@ PHONE = "complaint_phone"
 CONSENT = "complaint_consent"
 CONFIRM = "complaint_confirm"
 DRAFT = "complaint_draft"
-FORM_SLOTS = (CATEGORY, DESCRIPTION, LOCATION, PHONE, CONSENT, CONFIRM)
+# Set when the report looks like one of the resident's open tickets (its code), and the
+# answer to "is it the same problem?".
+DUPLICATE = "complaint_duplicate_of"
+SAME = "complaint_same"
+FORM_SLOTS = (CATEGORY, DESCRIPTION, LOCATION, SAME, PHONE, CONSENT, CONFIRM, DUPLICATE)
 
 MAX_LOCATION = 300
 SENDER_CHANNELS = {"tg": "telegram", "web": "widget", "zalo": "zalo", "api": "api"}
@@ -51,8 +58,14 @@ def channel_of(sender_id: str) -> str:
     return SENDER_CHANNELS.get(sender_id.split(":", 1)[0], "api")
 
 
-def required_slots(sender_id: str, consent: object) -> list[str]:
+def required_slots(
+    sender_id: str, consent: object, duplicate_of: object = None, same: object = None
+) -> list[str]:
     slots = [CATEGORY, DESCRIPTION, LOCATION]
+    if duplicate_of:
+        slots.append(SAME)
+        if same is True:  # added to the existing ticket: nothing more to ask
+            return slots
     if channel_of(sender_id) not in IDENTIFYING_CHANNELS:
         slots.append(PHONE)
     slots.append(CONSENT)
@@ -261,6 +274,35 @@ def no_consent(lang: str) -> Reply:
     )
 
 
+def possible_duplicate(
+    session: Session, sender_id: str, category: object, location: str, now: datetime | None = None
+) -> str | None:
+    """The code of an open ticket of this resident that looks like the same problem."""
+    if not valid_category(category):
+        return None
+    ticket = find_possible_duplicate(session, sender_id, str(category), location, now)
+    return ticket.code if ticket else None
+
+
+def ask_same_problem(session: Session, code: str, lang: str) -> Reply:
+    ticket = get_ticket(session, code)
+    text = ticket_messages.duplicate_question(
+        code=code,
+        opened_on=ticket.created_at.date(),
+        status=ticket.status,
+        language=lang,
+    )
+    return Reply(
+        text,
+        [
+            Button(
+                say(lang, "Bổ sung vào phản ánh cũ", "Add to that report"), intent_payload("affirm")
+            ),
+            Button(say(lang, "Gửi phản ánh mới", "Send a new report"), intent_payload("deny")),
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class Submitted:
     code: str
@@ -276,7 +318,23 @@ def submit(
     lang: str,
     now: datetime | None = None,
 ) -> Submitted:
-    """Open the ticket (once per draft, however often the confirmation arrives)."""
+    """Open the ticket (once per draft, however often the confirmation arrives), or add the
+    details to the resident's existing ticket when they said it is the same problem."""
+    if slots.get(SAME) is True and slots.get(DUPLICATE):
+        code = str(slots[DUPLICATE])
+        details = f"{slots.get(DESCRIPTION)} ({slots.get(LOCATION)})"
+        add_resident_details(session, code, sender_id, details, now)
+        return Submitted(
+            code,
+            Reply(
+                say(
+                    lang,
+                    f"Dạ, em đã bổ sung thông tin vào phản ánh {code}. Anh/chị có thể nhắn "
+                    f'"kiểm tra {code}" để xem tiến độ ạ.',
+                    f'Done — I\'ve added this to report {code}. Send "check {code}" to follow it.',
+                )
+            ),
+        )
     category = valid_category(slots.get(CATEGORY)) or "other"
     ticket = open_ticket(
         session,

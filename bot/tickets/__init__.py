@@ -32,6 +32,7 @@ from bot.tickets.services import (
     LOOKUP_MISS_LIMIT,
     LOOKUP_MISS_WINDOW,
     NewAttachment,
+    add_resident_details,
     assign,
     change_status,
     default_priority,
@@ -53,6 +54,7 @@ from bot.tickets.validation import (
 from bot.tickets.views import LookupRefused, StatusView
 
 __all__ = [
+    "add_resident_details",
     "CATEGORIES",
     "CHANNELS",
     "CODE_ALPHABET",

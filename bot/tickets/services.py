@@ -584,3 +584,23 @@ def escalate_overdue(
         escalated.append(ticket)
     session.flush()
     return escalated
+
+
+def add_resident_details(
+    session: Session, code: str, sender_id: str, details: str, now: datetime | None = None
+) -> Ticket:
+    """The resident adds to their own open ticket (the answer to "is this the same
+    problem?"): an event on the same status, visible to staff and to the resident."""
+    ticket = _require(session, code)
+    if ticket.sender_id != sender_id:
+        raise TicketNotFound(code)
+    _record(
+        session,
+        ticket,
+        ticket.status,
+        actor=RESIDENT,
+        public_note=details,
+        internal_note=None,
+        now=as_utc(now),
+    )
+    return ticket

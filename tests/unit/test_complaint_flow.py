@@ -126,3 +126,51 @@ def test_submitting_twice_with_one_draft_opens_one_ticket_and_status_is_private(
     assert first.code in mine.text
     assert "chưa tìm thấy" in stranger.text
     assert first.code in with_digits.text and "chưa tìm thấy" not in with_digits.text
+
+
+def test_a_second_report_of_the_same_problem_can_be_added_to_the_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    db.upgrade(url)
+    sessions = db.make_session_factory(db.make_engine(url))
+    catalog = load_catalog()
+    slots = {
+        flow.CATEGORY: "waste_collection",
+        flow.DESCRIPTION: "Rác không được thu gom cả tuần nay",
+        flow.LOCATION: "Hẻm 42 Lê Lợi, phường 7",
+        flow.CONSENT: True,
+        flow.CONFIRM: True,
+        flow.DRAFT: "d1",
+    }
+    with db.transaction(sessions) as session:
+        first = flow.submit(session, catalog, sender_id="tg:9", slots=slots, lang="vi")
+    assert flow.required_slots("tg:9", None, first.code, True)[-1] == flow.SAME
+    with db.transaction(sessions) as session:
+        # Same place typed differently: still the same problem.
+        assert (
+            flow.possible_duplicate(session, "tg:9", "waste_collection", "le loi hem 42 phuong 7")
+            == first.code
+        )
+        assert (
+            flow.possible_duplicate(session, "tg:10", "waste_collection", "Hẻm 42 Lê Lợi, phường 7")
+            is None
+        )
+        question = flow.ask_same_problem(session, first.code, "en")
+        assert first.code in question.text and len(question.buttons) == 2
+        added = flow.submit(
+            session,
+            catalog,
+            sender_id="tg:9",
+            slots={
+                **slots,
+                flow.DUPLICATE: first.code,
+                flow.SAME: True,
+                flow.DESCRIPTION: "Giờ còn bốc mùi",
+            },
+            lang="vi",
+        )
+    assert added.code == first.code and "bổ sung" in added.reply.text
+    with db.transaction(sessions) as session:
+        status = flow.status_reply(
+            session, catalog, sender_id="tg:9", text="", code=first.code, lang="vi"
+        )
+    assert "Giờ còn bốc mùi" in status.text
