@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bot import db, training
@@ -86,8 +87,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         model = result.model_path
         state = f"trained in {result.seconds:.0f} s" if result.trained else "up to date"
         print(f"model: {model.name} ({state})", flush=True)
+    specs = process_specs(settings, model)
+    if args.telegram_polling:
+        gateway = specs[-1]
+        specs[-1] = replace(gateway, argv=[*gateway.argv, "--telegram-polling"])
     supervisor = Supervisor(
-        process_specs(settings, model),
+        specs,
         settings.var_dir / "logs",
         on_ready=lambda: _banner(settings, started),
     )
@@ -101,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="train if needed, then start Rasa, actions and gateway")
     run.add_argument("--model", help="serve this model file instead of training")
+    run.add_argument(
+        "--telegram-polling",
+        action="store_true",
+        help="fetch Telegram updates by polling (a developer without a public URL)",
+    )
     run.set_defaults(handler=cmd_run)
 
     train = commands.add_parser("train", help="train a model unless one matches the data")

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from bot.attachments import take_pending
 from bot.catalog import Catalog
 from bot.catalog.answers import unit_name
 from bot.replies import Button, Reply, intent_payload, say
@@ -346,6 +347,8 @@ def submit(
         channel=channel_of(sender_id),
         language=lang,
         phone=str(slots[PHONE]) if slots.get(PHONE) else None,
+        # Photos sent on the resident's channel while the report was being filled in.
+        attachments=take_pending(session, sender_id, now),
         idempotency_key=str(slots.get(DRAFT) or "") or None,
         calendar=catalog.calendar,
         unit_for_category=lambda c: catalog.unit_for_category(c).id,

@@ -1,7 +1,8 @@
 """One resident message in, the assistant's replies out — the same path for every channel.
 
 The message is stored before Rasa sees it; if Rasa cannot answer, the resident gets a polite
-"busy" reply in their language and the stored message says it failed.
+"busy" reply in their language and the stored message says it failed. `converse` does both
+steps; channels that answer in the background call `accept` and `answer` themselves.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import messages
 from bot.db import transaction
@@ -67,8 +69,7 @@ def busy_language(text: str, hint: str | None) -> str:
     return "vi" if has_diacritics(text) else "en" if text.isascii() and " " in text else "vi"
 
 
-async def converse(
-    rasa: RasaClient,
+async def accept(
     sessions: sessionmaker,
     *,
     channel: str,
@@ -76,8 +77,13 @@ async def converse(
     text: str,
     language_hint: str | None = None,
     external_id: str | None = None,
-) -> Outcome:
-    """Store the message, ask Rasa, store the outcome; never raises for Rasa being down."""
+    resume: bool = False,
+) -> int | None:
+    """Store the message before anything else; returns its id, or None for a re-delivery.
+
+    With `resume`, a message already stored under `external_id` but never answered (the
+    gateway stopped in between) is returned again so it can be answered now.
+    """
 
     def store() -> int | None:
         with transaction(sessions) as session:
@@ -89,11 +95,33 @@ async def converse(
                 external_id=external_id,
                 language_hint=language_hint,
             )
-            return stored.id if stored else None
+            if stored is not None:
+                return stored.id
+            if not resume or external_id is None:
+                return None
+            return session.execute(
+                select(messages.InboundMessage.id).where(
+                    messages.InboundMessage.channel == channel,
+                    messages.InboundMessage.external_id == external_id,
+                    messages.InboundMessage.status == messages.RECEIVED,
+                )
+            ).scalar_one_or_none()
 
-    message_id = await asyncio.to_thread(store)
-    if message_id is None:
-        return Outcome(replies=[], answered=True, duplicate=True)
+    return await asyncio.to_thread(store)
+
+
+async def answer(
+    rasa: RasaClient,
+    sessions: sessionmaker,
+    message_id: int,
+    *,
+    channel: str,
+    sender_id: str,
+    text: str,
+    language_hint: str | None = None,
+) -> Outcome:
+    """Ask Rasa about a stored message and record the outcome; never raises for Rasa being
+    down. `text` is what Rasa reads (a button's payload where the log keeps its title)."""
     metadata = (
         {"lang": language_hint, "channel": channel} if language_hint else {"channel": channel}
     )
@@ -104,6 +132,58 @@ async def converse(
         return Outcome(replies=[Reply(BUSY[busy_language(text, language_hint)])], answered=False)
     await asyncio.to_thread(_finish, sessions, message_id, None)
     return Outcome(replies=[reply_from_rasa(m) for m in rasa_messages], answered=True)
+
+
+async def converse(
+    rasa: RasaClient,
+    sessions: sessionmaker,
+    *,
+    channel: str,
+    sender_id: str,
+    text: str,
+    language_hint: str | None = None,
+    external_id: str | None = None,
+) -> Outcome:
+    """Store the message, ask Rasa, store the outcome; never raises for Rasa being down."""
+    message_id = await accept(
+        sessions,
+        channel=channel,
+        sender_id=sender_id,
+        text=text,
+        language_hint=language_hint,
+        external_id=external_id,
+    )
+    if message_id is None:
+        return Outcome(replies=[], answered=True, duplicate=True)
+    return await answer(
+        rasa,
+        sessions,
+        message_id,
+        channel=channel,
+        sender_id=sender_id,
+        text=text,
+        language_hint=language_hint,
+    )
+
+
+def resident_language(session: Session, sender_id: str, hint: str | None = None) -> str:
+    """The language to speak to a resident in when there is no Rasa reply to follow (a
+    sticker, a photo): the last message's if it is clearly Vietnamese, else the channel's
+    hint, else a guess from the last message, else Vietnamese."""
+    last = session.execute(
+        select(messages.InboundMessage.text, messages.InboundMessage.language_hint)
+        .where(messages.InboundMessage.sender_id == sender_id)
+        .order_by(messages.InboundMessage.id.desc())
+        .limit(1)
+    ).first()
+    text = last[0] if last else ""
+    if text and has_diacritics(text):
+        return "vi"
+    if hint in BUSY:
+        return hint
+    if last and last[1] in BUSY:
+        return str(last[1])
+    return busy_language(text, None) if text else "vi"
 
 
 def _finish(sessions: sessionmaker, message_id: int, error: str | None) -> None:

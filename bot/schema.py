@@ -1,4 +1,8 @@
 """Imports every module that defines tables, so `Base.metadata` is complete for Alembic."""
 
+import bot.attachments  # noqa: F401  (pending attachments, channel state)
 import bot.tickets  # noqa: F401  (ticket tables; bot.tickets imports bot.outbox, the outbox table)
-from bot import messages  # noqa: F401
+from bot import (
+    messages,  # noqa: F401
+    widget_messages,  # noqa: F401
+)

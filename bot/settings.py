@@ -44,6 +44,23 @@ def _float(name: str, value: str) -> float:
     return number
 
 
+def _origins(name: str, value: str) -> tuple[str, ...]:
+    """A comma-separated list of web origins, normalised to scheme://host[:port]."""
+    origins = []
+    for item in value.replace(" ", ",").split(","):
+        if not item:
+            continue
+        origin = item.rstrip("/").lower()
+        scheme, sep, host = origin.partition("://")
+        if scheme not in {"http", "https"} or not sep or not host or "/" in host:
+            raise SettingsError(
+                f"{name} must list origins like https://www.example.gov.vn, separated by "
+                f"commas (scheme and host, no path); got {item!r}."
+            )
+        origins.append(origin)
+    return tuple(origins)
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -67,6 +84,8 @@ class Settings:
     public_base_url: str = "http://localhost:8080"
     rasa_timeout: float = 30.0
     log_level: str = "INFO"
+    # Sites allowed to embed the web widget (scheme://host[:port]); its own origin always is.
+    widget_allowed_origins: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -141,6 +160,9 @@ def load_settings(
         or f"http://localhost:{values.get('GATEWAY_PORT', '8080')}",
         rasa_timeout=_float("TIEPDAN_RASA_TIMEOUT", values.get("TIEPDAN_RASA_TIMEOUT", "30")),
         log_level=values.get("TIEPDAN_LOG_LEVEL", "INFO").upper(),
+        widget_allowed_origins=_origins(
+            "WIDGET_ALLOWED_ORIGINS", values.get("WIDGET_ALLOWED_ORIGINS", "")
+        ),
         extra={k: v for k, v in values.items() if k.startswith(("TELEGRAM_", "ZALO_"))},
     )
     settings.check_secrets()

@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.db import make_engine, make_session_factory
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from channels import api, health, webchat
+from channels import api, health, outbox_worker, telegram, widget, zalo
 from channels.keys import ENGINE, HTTP, RASA, SESSIONS, SETTINGS
 
 TEMPLATES_DIR = __file__.rsplit("/", 1)[0] + "/templates"
@@ -60,5 +60,8 @@ def create_app(settings: Settings) -> web.Application:
     setup_templates(app)
     health.setup_routes(app)
     api.setup_routes(app)
-    webchat.setup_routes(app)
+    widget.setup_routes(app)
+    telegram.setup_channel(app)
+    zalo.setup_channel(app)
+    outbox_worker.setup_worker(app)
     return app

@@ -174,3 +174,36 @@ def test_a_second_report_of_the_same_problem_can_be_added_to_the_first(tmp_path:
             session, catalog, sender_id="tg:9", text="", code=first.code, lang="vi"
         )
     assert "Giờ còn bốc mùi" in status.text
+
+
+def test_a_photo_sent_during_the_report_is_attached_to_the_ticket(tmp_path: Path) -> None:
+    from bot.attachments import stash
+    from bot.tickets import get_ticket
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    db.upgrade(url)
+    sessions = db.make_session_factory(db.make_engine(url))
+    photo = tmp_path / "den.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 100)
+    with db.transaction(sessions) as session:
+        stash(
+            session,
+            sender_id="tg:5",
+            path=photo,
+            content_type="image/jpeg",
+            size=photo.stat().st_size,
+            original_name="den.jpg",
+        )
+    slots = {
+        flow.CATEGORY: "street_lighting",
+        flow.DESCRIPTION: "Đèn đường tắt cả tuần",
+        flow.LOCATION: "12 Trần Phú",
+        flow.CONSENT: True,
+        flow.CONFIRM: True,
+        flow.DRAFT: "d-photo",
+    }
+    with db.transaction(sessions) as session:
+        code = flow.submit(session, load_catalog(), sender_id="tg:5", slots=slots, lang="vi").code
+    with sessions() as session:
+        attachments = get_ticket(session, code).attachments
+        assert [a.content_type for a in attachments] == ["image/jpeg"]

@@ -1,0 +1,438 @@
+"""What the push channels (Telegram, Zalo OA) share: the bilingual sentences the adapters say
+themselves, text splitting, the delivery errors the outbox worker understands, a send
+throttle, and `PushChannel`, the path every platform update takes after its webhook stored it
+(handled in the background, one at a time per resident, replies sent or left to the outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.orm import sessionmaker
+
+from bot import attachments, outbox
+from bot.conversation import Button, Reply, accept, answer, resident_language
+from bot.db import transaction
+from bot.rasa_client import RasaClient
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("vi", "en")
+
+# What the adapters say without asking Rasa (VOICE.md: polite, short, both languages).
+PHRASES: dict[str, dict[str, str]] = {
+    "photo_received": {
+        "vi": "Dạ, em đã nhận ảnh. Ảnh sẽ được đính kèm vào phản ánh anh/chị đang gửi ạ.",
+        "en": "Got your photo. It will be attached to the report you are filing.",
+    },
+    "photo_too_large": {
+        "vi": "Dạ, ảnh này lớn hơn 10 MB nên em chưa nhận được. Anh/chị gửi ảnh nhỏ hơn giúp em ạ.",
+        "en": "That photo is larger than 10 MB, so I couldn't take it. Please send a smaller one.",
+    },
+    "photo_wrong_type": {
+        "vi": "Dạ, em chỉ nhận được ảnh dạng JPG, PNG hoặc WEBP. "
+        "Anh/chị gửi lại ảnh theo một trong các dạng này giúp em ạ.",
+        "en": "I can only take photos in JPG, PNG or WEBP format. "
+        "Please send the photo in one of these.",
+    },
+    "photo_failed": {
+        "vi": "Dạ, em xin lỗi, em chưa tải được ảnh này. Anh/chị gửi lại giúp em ạ.",
+        "en": "Sorry, I couldn't download that photo. Please send it again.",
+    },
+    "unsupported": {
+        "vi": "Dạ, em chưa đọc được loại tin nhắn này. "
+        "Anh/chị nhắn bằng chữ, gửi ảnh hoặc gửi vị trí giúp em ạ.",
+        "en": "Sorry, I can't read this kind of message yet. "
+        "Please write to me, or send a photo or your location.",
+    },
+    "edited": {
+        "vi": "Dạ, em chưa xử lý được tin nhắn đã chỉnh sửa. "
+        "Anh/chị gửi nội dung mới thành một tin nhắn khác giúp em ạ.",
+        "en": "I can't act on edited messages. Please send the corrected text as a new message.",
+    },
+    # Shown by Telegram as a small pop-up: at most 200 characters.
+    "button_expired": {
+        "vi": "Dạ, lựa chọn này đã hết hạn. Anh/chị nhắn lại giúp em ạ.",
+        "en": "This choice has expired. Please type your message instead.",
+    },
+    "greeting": {
+        "vi": "Dạ, Tiếp Dân xin chào anh/chị! Em là trợ lý tự động: em giúp anh/chị hỏi thủ tục, "
+        "gửi phản ánh và theo dõi kết quả xử lý. Anh/chị cần gì cứ nhắn em ạ. "
+        "(You can also write to me in English.)",
+        "en": "Hello, this is Tiếp Dân, an automated assistant: I can answer questions about "
+        "public services, take your reports and tell you how they are progressing. "
+        "(Anh/chị có thể nhắn tiếng Việt.)",
+    },
+}
+
+
+def phrase(key: str, language: str | None) -> str:
+    return PHRASES[key]["en" if language == "en" else "vi"]
+
+
+def language_from_code(code: str | None) -> str | None:
+    """A platform's language tag ("vi", "en-US") as our language, None for others."""
+    if not code:
+        return None
+    base = code.strip().lower()[:2]
+    return base if base in LANGUAGES else None
+
+
+def location_text(latitude: float, longitude: float) -> str:
+    """A shared location as the text the complaint form's location question accepts."""
+    return f"{latitude:.6f}, {longitude:.6f}"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut a long text into pieces of at most `limit` characters, at a paragraph, line or
+    word boundary where there is one."""
+    text = text.strip()
+    pieces: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def reply_from_body(body: Mapping[str, Any]) -> Reply:
+    """An outbox row's body (`{"text", "buttons"}`) as a reply to render."""
+    buttons = [
+        Button(str(b.get("title", "")), str(b.get("payload", "")))
+        for b in body.get("buttons") or []
+        if isinstance(b, Mapping)
+    ]
+    return Reply(text=str(body.get("text") or ""), buttons=buttons, image=body.get("image"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery
+
+
+class DeliveryError(Exception):
+    """The platform did not take the message; worth trying again later."""
+
+
+class RateLimited(DeliveryError):
+    def __init__(self, retry_after: float, detail: str = "") -> None:
+        super().__init__(detail or f"rate limited; retry after {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+class RecipientUnreachable(DeliveryError):
+    """The resident blocked the bot, unfollowed the OA or no longer exists: never retry."""
+
+
+class MessageRejected(DeliveryError):
+    """The platform refuses this message itself (malformed, too long): retrying won't help."""
+
+
+class Sender(Protocol):
+    channel: str
+
+    async def deliver(self, recipient: str, reply: Reply) -> None:
+        """Send one reply to a recipient (`tg:…`, `zalo:…`); raises DeliveryError."""
+
+
+class Throttle:
+    """At most `rate` sends per second for each key, with bursts of up to `burst`."""
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 10_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_keys = max_keys
+        self._buckets: dict[object, tuple[float, float]] = {}
+
+    async def wait(self, key: object = None) -> None:
+        while True:
+            now = time.monotonic()
+            tokens, stamp = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                self._forget_idle(now)
+                return
+            self._buckets[key] = (tokens, now)
+            await asyncio.sleep((1 - tokens) / self.rate)
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._buckets) <= self.max_keys:
+            return
+        full_after = self.burst / self.rate
+        for key, (_, stamp) in list(self._buckets.items()):
+            if now - stamp > full_after:
+                del self._buckets[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Background work
+
+
+class BackgroundTasks:
+    """Tasks started by a webhook after it answered; held so they are not garbage-collected
+    and drained when the gateway stops."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s background task failed", self.name, exc_info=task.exception())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def idle(self) -> None:
+        """Wait until every task (and any task they started) has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def drain(self, timeout: float) -> None:
+        """Let running work finish for up to `timeout` seconds, then cancel the rest (their
+        updates stay unprocessed and are picked up at the next start)."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(list(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if pending:
+            log.warning(
+                "%s: %d unfinished task(s) cancelled at shutdown; they resume at the next start",
+                self.name,
+                len(pending),
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# The path of a platform update
+
+
+class PushChannel:
+    """Base of the Telegram and Zalo adapters: an update stored by the webhook is handled in
+    the background, one at a time per resident and in arrival order; replies are sent at
+    once, and what cannot be sent now is queued in the outbox for the worker."""
+
+    channel = ""
+    # Updates accepted but not handled before a stop are handled at the next start if younger.
+    recover_within = timedelta(hours=1)
+
+    def __init__(
+        self, sender: Sender, sessions: sessionmaker, rasa: RasaClient, uploads_dir: Path
+    ) -> None:
+        self.sender = sender
+        self.sessions = sessions
+        self.rasa = rasa
+        self.uploads_dir = uploads_dir
+        self.tasks = BackgroundTasks(self.channel)
+        self._locks: dict[str | None, asyncio.Lock] = {}
+
+    # Subclasses say who an update is from and what to do with it.
+    def sender_of(self, data: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+    async def dispatch(self, data: dict[str, Any], external_id: str) -> None:
+        raise NotImplementedError
+
+    async def accept_update(self, external_id: str, data: dict[str, Any]) -> bool:
+        """Store the update and start handling it; False for a re-delivery."""
+
+        def record() -> bool:
+            with transaction(self.sessions) as session:
+                return attachments.record_update(
+                    session,
+                    channel=self.channel,
+                    external_id=external_id,
+                    sender_id=self.sender_of(data),
+                    payload=data,
+                )
+
+        stored = await asyncio.to_thread(record)
+        if stored:
+            self.tasks.spawn(self.process(external_id, data))
+        return stored
+
+    async def recover(self) -> int:
+        """Handle again the updates a stop interrupted (accepted, never finished)."""
+
+        def load() -> list[attachments.StoredUpdate]:
+            with transaction(self.sessions) as session:
+                return attachments.unprocessed_updates(session, self.channel, self.recover_within)
+
+        stored = await asyncio.to_thread(load)
+        for update in stored:
+            self.tasks.spawn(self.process(update.external_id, update.payload))
+        if stored:
+            log.info("%s: handling %d update(s) a stop interrupted", self.channel, len(stored))
+        return len(stored)
+
+    async def process(self, external_id: str, data: dict[str, Any]) -> None:
+        try:
+            async with self._lock(self.sender_of(data)):
+                await self.dispatch(data, external_id)
+        except asyncio.CancelledError:
+            raise  # stopping: left unprocessed, handled at the next start
+        except Exception:
+            log.exception("%s update %s could not be handled", self.channel, external_id)
+
+        def done() -> None:
+            with transaction(self.sessions) as session:
+                attachments.mark_update_processed(session, self.channel, external_id)
+
+        await asyncio.to_thread(done)
+
+    def _lock(self, key: str | None) -> asyncio.Lock:
+        if len(self._locks) > 1000:
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    # -- the conversation ------------------------------------------------------------------
+
+    async def converse(
+        self,
+        sender_id: str,
+        text: str,
+        hint: str | None,
+        external_id: str,
+        said: str | None = None,
+    ) -> None:
+        """One message to Rasa and its replies back; `said` is what the message log keeps
+        when Rasa reads something else (a button's title while its payload goes to Rasa)."""
+        message_id = await accept(
+            self.sessions,
+            channel=self.channel,
+            sender_id=sender_id,
+            text=said or text,
+            language_hint=hint,
+            external_id=external_id,
+            resume=True,
+        )
+        if message_id is None:
+            return
+        outcome = await answer(
+            self.rasa,
+            self.sessions,
+            message_id,
+            channel=self.channel,
+            sender_id=sender_id,
+            text=text,
+            language_hint=hint,
+        )
+        await self.send_replies(sender_id, outcome.replies, hint)
+
+    async def language(self, sender_id: str, hint: str | None) -> str:
+        def find() -> str:
+            with transaction(self.sessions) as session:
+                return resident_language(session, sender_id, hint)
+
+        return await asyncio.to_thread(find)
+
+    async def say(self, sender_id: str, key: str, hint: str | None) -> None:
+        """One of the adapter's own sentences, in the resident's language."""
+        language = await self.language(sender_id, hint)
+        await self.send_replies(sender_id, [Reply(phrase(key, language))], language)
+
+    async def send_replies(
+        self, sender_id: str, replies: list[Reply], language: str | None
+    ) -> None:
+        """Send now; what cannot be sent now goes to the outbox, in order."""
+        for position, reply in enumerate(replies):
+            try:
+                await self.sender.deliver(sender_id, reply)
+            except RecipientUnreachable as exc:
+                log.info("%s: %s cannot be reached: %s", self.channel, sender_id, exc)
+                await asyncio.to_thread(self.record_blocked, sender_id, str(exc))
+                return
+            except MessageRejected as exc:
+                log.error("%s refused a reply to %s: %s", self.channel, sender_id, exc)
+            except DeliveryError as exc:
+                log.warning("%s: reply to %s queued for later: %s", self.channel, sender_id, exc)
+                delay = exc.retry_after if isinstance(exc, RateLimited) else 0.0
+                await asyncio.to_thread(
+                    self._queue, sender_id, replies[position:], language or "vi", delay
+                )
+                return
+
+    def _queue(self, sender_id: str, replies: list[Reply], language: str, delay: float) -> None:
+        not_before = attachments.utcnow() + timedelta(seconds=delay) if delay else None
+        with transaction(self.sessions) as session:
+            for reply in replies:
+                if reply.text.strip():
+                    outbox.enqueue(
+                        session,
+                        channel=self.channel,
+                        recipient=sender_id,
+                        language=language,
+                        kind="reply",
+                        text=reply.text,
+                        buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
+                        not_before=not_before,
+                    )
+
+    # -- residents and their files ---------------------------------------------------------
+
+    def record_blocked(self, sender_id: str, reason: str) -> None:
+        with transaction(self.sessions) as session:
+            attachments.record_blocked(session, self.channel, sender_id, reason)
+
+    def unblock(self, sender_id: str) -> None:
+        with transaction(self.sessions) as session:
+            attachments.unblock(session, self.channel, sender_id)
+
+    async def keep_photo(
+        self, sender_id: str, data: bytes, name: str | None, external_id: str, hint: str | None
+    ) -> bool:
+        """Check a downloaded image and stash it for the sender's report; tells the resident
+        either way. True when it was kept."""
+        if len(data) > attachments.MAX_BYTES:
+            await self.say(sender_id, "photo_too_large", hint)
+            return False
+        content_type = attachments.sniff_image(data)
+        if content_type is None:
+            await self.say(sender_id, "photo_wrong_type", hint)
+            return False
+
+        def keep() -> None:
+            path = attachments.save_upload(self.uploads_dir, data, content_type)
+            with transaction(self.sessions) as session:
+                kept = attachments.stash(
+                    session,
+                    sender_id=sender_id,
+                    path=path,
+                    content_type=content_type,
+                    size=len(data),
+                    original_name=name,
+                    source_key=f"{self.channel}:{external_id}",
+                )
+            if kept.uri != str(path):  # the same message handled twice: keep the first copy
+                path.unlink(missing_ok=True)
+
+        await asyncio.to_thread(keep)
+        await self.say(sender_id, "photo_received", hint)
+        return True

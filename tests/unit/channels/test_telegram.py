@@ -1,0 +1,470 @@
+"""The Telegram channel end to end: the real python-telegram-bot `Bot` against a fake Bot API
+server, webhook posts to the real gateway, and a stand-in for Rasa's REST webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import attachments, messages
+from bot.attachments import BlockedRecipient, ChannelUpdate, PendingAttachment
+from bot.db import transaction
+from bot.outbox import OutboxMessage
+from channels.keys import SESSIONS
+from tests.fakes.telegram_bot_api import (
+    callback_update,
+    document_update,
+    location_update,
+    message_update,
+    photo_update,
+    sticker_update,
+    text_update,
+)
+from tests.unit.channels.conftest import telegram_settings
+
+CHAT = 4242
+LONG_PAYLOAD = '/inform{"complaint_location":"12 Lê Lợi, phường Thạch Thang, quận Hải Châu"}'
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 2000
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 500
+
+
+@pytest.fixture
+async def gateway(start_gateway, telegram_api):
+    return await start_gateway(telegram_settings(telegram_api))
+
+
+def count(gateway, model) -> int:
+    with gateway.session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+async def eventually(check, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not become true in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("secret", [None, "wrong-secret", ""])
+async def test_update_without_the_right_secret_is_refused_and_nothing_stored(
+    gateway, rasa, secret
+) -> None:
+    status, body = await gateway.post_update(text_update(1, CHAT, "mất nước"), secret=secret)
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    await gateway.settle()
+    assert count(gateway, ChannelUpdate) == 0
+    assert count(gateway, messages.InboundMessage) == 0
+    assert rasa.received == []
+
+
+async def test_text_reaches_rasa_as_the_chat_with_the_residents_language(
+    gateway, rasa, telegram_api
+) -> None:
+    status, _ = await gateway.post_update(text_update(1, CHAT, "no water", language_code="en-GB"))
+    assert status == 200
+    await gateway.settle()
+    assert rasa.received == [
+        {
+            "sender": f"tg:{CHAT}",
+            "message": "no water",
+            "metadata": {"lang": "en", "channel": "telegram"},
+        }
+    ]
+    assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
+
+
+async def test_redelivered_update_gets_one_answer(gateway, rasa, telegram_api) -> None:
+    update = text_update(7, CHAT, "đèn đường hỏng")
+    first, second = await asyncio.gather(gateway.post_update(update), gateway.post_update(update))
+    assert first[0] == second[0] == 200
+    await gateway.settle()
+    assert (await gateway.post_update(update))[0] == 200
+    await gateway.settle()
+    assert len(rasa.received) == 1
+    assert len(telegram_api.sent()) == 1
+    assert count(gateway, messages.InboundMessage) == 1
+
+
+async def test_update_ids_out_of_order_are_all_answered(gateway, rasa) -> None:
+    for update_id in (30, 10, 20):
+        await gateway.post_update(text_update(update_id, CHAT, f"tin {update_id}"))
+    await gateway.settle()
+    assert sorted(rasa.messages()) == ["tin 10", "tin 20", "tin 30"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{not json", 400),
+        (b"[1, 2]", 400),
+        (b'{"message": {}}', 400),
+        (b'{"update_id": "7"}', 400),
+        (b'{"update_id": 7, "message": {"chat": 5}}', 400),
+        (b"\xff\xfe", 400),
+        (b'{"update_id": 1, "x": "' + b"a" * (1024 * 1024) + b'"}', 413),
+    ],
+)
+async def test_bad_bodies_are_refused_without_a_server_error(gateway, rasa, body, status) -> None:
+    response = await gateway.client.post(
+        "/webhooks/telegram",
+        data=io.BytesIO(body),
+        headers={"X-Telegram-Bot-Api-Secret-Token": "webhook-secret_0123456789"},
+    )
+    assert response.status == status
+    assert count(gateway, ChannelUpdate) == 0
+    assert rasa.received == []
+
+
+async def test_webhook_is_registered_once_with_the_secret(gateway, telegram_api) -> None:
+    await eventually(lambda: telegram_api.sent("setWebhook"))
+    (call,) = telegram_api.calls_to("setWebhook")
+    assert call.params["url"] == "https://tiepdan.example.gov.vn/webhooks/telegram"
+    assert call.params["secret_token"] == "webhook-secret_0123456789"
+    assert call.params["allowed_updates"] == ["message", "edited_message", "callback_query"]
+
+
+async def test_long_vietnamese_button_payload_round_trips_through_a_short_id(
+    gateway, rasa, telegram_api
+) -> None:
+    def respond(body):
+        if body["message"].startswith("/"):
+            return [{"recipient_id": body["sender"], "text": "Lệ phí: miễn phí."}]
+        return [
+            {
+                "recipient_id": body["sender"],
+                "text": "Dạ, anh/chị muốn biết gì về đăng ký khai sinh ạ?",
+                "buttons": [
+                    {"title": "Lệ phí đăng ký khai sinh", "payload": LONG_PAYLOAD},
+                    {
+                        "title": "Giấy tờ cần mang",
+                        "payload": '/ask_service_info{"facet":"documents"}',
+                    },
+                ],
+            }
+        ]
+
+    rasa.respond = respond
+    assert len(LONG_PAYLOAD.encode()) > 64
+    await gateway.post_update(text_update(1, CHAT, "đăng ký khai sinh"))
+    await gateway.settle()
+    (question,) = telegram_api.sent()
+    keyboard = question["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in keyboard] == ["Lệ phí đăng ký khai sinh", "Giấy tờ cần mang"]
+    callback_data = keyboard[0][0]["callback_data"]
+    assert len(callback_data.encode()) <= 64
+
+    await gateway.post_update(callback_update(2, CHAT, callback_data, message_id=901))
+    await gateway.settle()
+    assert rasa.messages()[-1] == LONG_PAYLOAD
+    assert telegram_api.texts(CHAT)[-1] == "Lệ phí: miễn phí."
+    (answered,) = telegram_api.sent("answerCallbackQuery")
+    assert answered["callback_query_id"] == "cb-2" and "text" not in answered
+    (edited,) = telegram_api.sent("editMessageReplyMarkup")
+    assert edited["chat_id"] == CHAT and edited["message_id"] == 901
+    assert not edited.get("reply_markup", {}).get("inline_keyboard")
+    with gateway.session() as session:
+        said = session.scalars(
+            select(messages.InboundMessage.text).order_by(messages.InboundMessage.id)
+        ).all()
+    assert said == ["đăng ký khai sinh", "Lệ phí đăng ký khai sinh"]
+
+    # The other button of the used keyboard: answered, but nothing reaches Rasa again.
+    other = keyboard[1][0]["callback_data"]
+    await gateway.post_update(callback_update(3, CHAT, other, message_id=901))
+    await gateway.settle()
+    assert len(rasa.received) == 2
+    expired = telegram_api.sent("answerCallbackQuery")[-1]
+    assert "hết hạn" in expired["text"]
+
+
+@pytest.mark.parametrize(
+    ("language_code", "expected"), [("vi", "hết hạn"), ("en", "expired"), (None, "hết hạn")]
+)
+async def test_unknown_button_is_answered_in_the_residents_language(
+    gateway, rasa, telegram_api, language_code, expected
+) -> None:
+    await gateway.post_update(callback_update(5, CHAT, "no-such-id", language_code=language_code))
+    await gateway.settle()
+    (answered,) = telegram_api.sent("answerCallbackQuery")
+    assert expected in answered["text"]
+    assert rasa.received == []
+
+
+async def test_someone_elses_button_is_not_accepted(gateway, rasa, telegram_api) -> None:
+    rasa.respond = lambda body: [
+        {
+            "recipient_id": body["sender"],
+            "text": "Chọn:",
+            "buttons": [{"title": "Có", "payload": "/affirm"}],
+        }
+    ]
+    await gateway.post_update(text_update(1, CHAT, "xin chào"))
+    await gateway.settle()
+    token = telegram_api.sent()[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    await gateway.post_update(callback_update(2, CHAT + 1, token))
+    await gateway.settle()
+    assert rasa.messages() == ["xin chào"]
+
+
+async def test_photo_is_kept_as_a_pending_attachment(gateway, rasa, telegram_api, tmp_path) -> None:
+    telegram_api.add_file("photo-1", JPEG)
+    await gateway.post_update(photo_update(1, CHAT, "photo-1", size=len(JPEG)))
+    await gateway.settle()
+    assert "đính kèm" in telegram_api.texts(CHAT)[0]
+    with transaction(gateway.app[SESSIONS]) as session:
+        (pending,) = attachments.take_pending(session, f"tg:{CHAT}")
+    assert pending["content_type"] == "image/jpeg" and pending["size_bytes"] == len(JPEG)
+    path = Path(pending["uri"])
+    assert path.parent == tmp_path / "var" / "uploads" and path.read_bytes() == JPEG
+    assert rasa.received == []
+
+
+async def test_photo_caption_goes_to_rasa_after_the_photo_is_kept(
+    gateway, rasa, telegram_api
+) -> None:
+    telegram_api.add_file("photo-2", JPEG)
+    update = photo_update(1, CHAT, "photo-2", size=len(JPEG), caption="ống nước vỡ trước nhà")
+    await gateway.post_update(update)
+    await gateway.settle()
+    assert rasa.messages() == ["ống nước vỡ trước nhà"]
+    assert count(gateway, PendingAttachment) == 1
+
+
+async def test_png_document_is_accepted(gateway, telegram_api) -> None:
+    telegram_api.add_file("doc-1", PNG, path="documents/file_2.png")
+    await gateway.post_update(
+        document_update(1, CHAT, "doc-1", size=len(PNG), mime_type="image/png")
+    )
+    await gateway.settle()
+    with gateway.session() as session:
+        (kept,) = session.scalars(select(PendingAttachment)).all()
+    assert kept.content_type == "image/png" and kept.original_name == "anh-hien-truong.png"
+
+
+@pytest.mark.parametrize(
+    ("update", "language", "expected"),
+    [
+        (
+            document_update(1, CHAT, "d", size=11 * 1024 * 1024, mime_type="image/jpeg"),
+            "vi",
+            "10 MB",
+        ),
+        (
+            document_update(1, CHAT, "d", size=2000, mime_type="application/pdf"),
+            "en",
+            "JPG, PNG or WEBP",
+        ),
+        (photo_update(1, CHAT, "big", size=11 * 1024 * 1024), "en", "larger than 10 MB"),
+    ],
+)
+async def test_too_large_or_wrong_type_is_refused_politely(
+    gateway, telegram_api, update, language, expected
+) -> None:
+    # Only the small thumbnail of a huge photo fits; it must not be taken instead.
+    for kind in ("message",):
+        update[kind]["from"]["language_code"] = language
+        if "photo" in update[kind]:
+            update[kind]["photo"] = update[kind]["photo"][1:]
+    await gateway.post_update(update)
+    await gateway.settle()
+    assert expected in telegram_api.texts(CHAT)[0]
+    assert count(gateway, PendingAttachment) == 0
+    assert telegram_api.calls_to("getFile") == []
+
+
+async def test_file_that_is_not_really_an_image_is_refused(gateway, telegram_api) -> None:
+    telegram_api.add_file("fake", b"%PDF-1.7 not an image", path="documents/x.png")
+    await gateway.post_update(document_update(1, CHAT, "fake", size=21, mime_type="image/png"))
+    await gateway.settle()
+    assert "JPG, PNG hoặc WEBP" in telegram_api.texts(CHAT)[0]
+    assert count(gateway, PendingAttachment) == 0
+
+
+async def test_shared_location_is_sent_as_coordinates(gateway, rasa) -> None:
+    await gateway.post_update(location_update(1, CHAT, 16.054407, 108.202164))
+    await gateway.settle()
+    assert rasa.messages() == ["16.054407, 108.202164"]
+
+
+@pytest.mark.parametrize(
+    ("language_code", "expected"),
+    [("vi", "Dạ, em chưa đọc được loại tin nhắn này"), ("en", "can't read this kind of message")],
+)
+async def test_sticker_gets_a_polite_reply_in_the_residents_language(
+    gateway, rasa, telegram_api, language_code, expected
+) -> None:
+    await gateway.post_update(sticker_update(1, CHAT, language_code=language_code))
+    await gateway.settle()
+    (reply,) = telegram_api.texts(CHAT)
+    assert expected in reply
+    assert rasa.received == []
+
+
+async def test_edited_message_gets_one_polite_reply_and_never_reaches_rasa(
+    gateway, rasa, telegram_api
+) -> None:
+    edited = message_update(
+        1, CHAT, kind="edited_message", text="sửa lại", edit_date=int(time.time())
+    )
+    await gateway.post_update(edited)
+    await gateway.post_update(edited)
+    await gateway.settle()
+    assert len(telegram_api.texts(CHAT)) == 1 and "chỉnh sửa" in telegram_api.texts(CHAT)[0]
+    assert rasa.received == []
+
+
+async def test_start_command_is_a_greeting(gateway, rasa) -> None:
+    await gateway.post_update(text_update(1, CHAT, "/start"))
+    await gateway.settle()
+    assert rasa.messages() == ["/greet"]
+
+
+async def test_group_chats_are_ignored(gateway, rasa, telegram_api) -> None:
+    update = text_update(1, -100, "hello")
+    update["message"]["chat"]["type"] = "group"
+    assert (await gateway.post_update(update))[0] == 200
+    await gateway.settle()
+    assert rasa.received == [] and telegram_api.texts() == []
+
+
+async def test_429_is_waited_out_and_the_message_delivered_once(
+    gateway, rasa, telegram_api
+) -> None:
+    telegram_api.fail("sendMessage", 429, retry_after=1)
+    started = time.monotonic()
+    await gateway.post_update(text_update(1, CHAT, "xin chào"))
+    await gateway.settle()
+    assert time.monotonic() - started >= 1.0
+    statuses = [call.status for call in telegram_api.calls_to("sendMessage")]
+    assert statuses == [429, 200]
+    assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
+    assert count(gateway, OutboxMessage) == 0
+
+
+async def test_resident_who_blocked_the_bot_is_recorded_and_unblocked_when_writing_again(
+    gateway, rasa, telegram_api
+) -> None:
+    telegram_api.fail("sendMessage", 403)
+    await gateway.post_update(text_update(1, CHAT, "xin chào"))
+    await gateway.settle()
+    with gateway.session() as session:
+        (blocked,) = session.scalars(select(BlockedRecipient)).all()
+    assert (blocked.channel, blocked.recipient) == ("telegram", f"tg:{CHAT}")
+    assert "blocked" in blocked.reason
+    assert count(gateway, OutboxMessage) == 0  # not retried
+
+    await gateway.post_update(text_update(2, CHAT, "em bỏ chặn rồi"))
+    await gateway.settle()
+    assert count(gateway, BlockedRecipient) == 0
+    assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
+
+
+async def test_rasa_down_gives_the_busy_reply(gateway, rasa, telegram_api) -> None:
+    rasa.down = True
+    await gateway.post_update(text_update(1, CHAT, "mất điện cả khu"))
+    await gateway.settle()
+    assert "đang bận" in telegram_api.texts(CHAT)[0]
+
+
+async def test_gateway_serves_while_telegram_is_unreachable_and_catches_up(
+    start_gateway, rasa, telegram_api, caplog
+) -> None:
+    telegram_api.down = True
+    caplog.set_level(logging.WARNING, logger="channels.telegram")
+    gateway = await start_gateway(telegram_settings(telegram_api))
+    await eventually(lambda: len(telegram_api.calls_to("setWebhook")) >= 2)
+    warnings = [r for r in caplog.records if "cannot be reached" in r.getMessage()]
+    assert len(warnings) == 1
+
+    assert (await gateway.post_update(text_update(1, CHAT, "xin chào")))[0] == 200
+    await gateway.settle()
+    assert rasa.messages() == ["xin chào"]
+    assert count(gateway, OutboxMessage) == 1  # the reply waits in the outbox
+
+    telegram_api.down = False
+    await eventually(lambda: telegram_api.sent("setWebhook"))
+    with gateway.session() as session:
+        session.execute(
+            OutboxMessage.__table__.update().values(next_attempt_at=attachments.utcnow())
+        )
+        session.commit()
+    await eventually(lambda: telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."])
+
+
+async def test_update_interrupted_by_a_stop_is_answered_at_the_next_start(
+    start_gateway, rasa, telegram_api, tmp_path
+) -> None:
+    gateway = await start_gateway(telegram_settings(telegram_api))
+    update = text_update(99, CHAT, "ngập nước đường Lê Lợi")
+    with transaction(gateway.app[SESSIONS]) as session:
+        # As left by a crash after the webhook answered 200 and the message was stored.
+        attachments.record_update(
+            session, channel="telegram", external_id="99", sender_id=f"tg:{CHAT}", payload=update
+        )
+        messages.record_inbound(
+            session,
+            channel="telegram",
+            sender_id=f"tg:{CHAT}",
+            text="ngập nước đường Lê Lợi",
+            external_id="99",
+        )
+    await gateway.client.close()
+
+    restarted = await start_gateway(telegram_settings(telegram_api), upgrade=False)
+    await restarted.settle()
+    assert rasa.messages() == ["ngập nước đường Lê Lợi"]
+    assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
+    with restarted.session() as session:
+        status = session.scalar(select(messages.InboundMessage.status))
+    assert status == "answered"
+    assert (await restarted.post_update(update))[0] == 200
+    await restarted.settle()
+    assert len(rasa.received) == 1
+
+
+async def test_polling_mode_reads_updates_through_the_same_path(
+    start_gateway, rasa, telegram_api
+) -> None:
+    telegram_api.updates = [text_update(3, CHAT, "chào em"), text_update(4, CHAT, "chào em")]
+    settings = {**telegram_settings(telegram_api), "TELEGRAM_POLLING": "1"}
+    await start_gateway(settings)
+    await eventually(lambda: len(telegram_api.texts(CHAT)) == 2)
+    assert telegram_api.sent("deleteWebhook")
+    assert telegram_api.calls_to("setWebhook") == []
+    # The next poll asks only for what follows the last update handled.
+    await eventually(
+        lambda: 5 in [c.params.get("offset") for c in telegram_api.calls_to("getUpdates")]
+    )
+    assert rasa.messages() == ["chào em", "chào em"]
+
+
+async def test_without_a_token_the_channel_is_off_and_says_so(start_gateway, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    gateway = await start_gateway({})
+    response = await gateway.client.post("/webhooks/telegram", json={"update_id": 1})
+    assert response.status == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "channels.telegram"]
+    assert lines == ["Telegram channel is off: TELEGRAM_BOT_TOKEN is not set."]
+
+
+def test_polling_flag_of_the_gateway_command_turns_polling_on(monkeypatch, tmp_path) -> None:
+    import channels.__main__ as entry
+    from bot.settings import load_settings
+
+    started = {}
+    monkeypatch.setattr(
+        entry, "load_settings", lambda: load_settings({"TIEPDAN_HOME": str(tmp_path)})
+    )
+    monkeypatch.setattr(
+        entry, "create_app", lambda settings: started.setdefault("settings", settings)
+    )
+    monkeypatch.setattr(entry.web, "run_app", lambda app, **kwargs: None)
+    entry.main(["--telegram-polling"])
+    assert started["settings"].extra["TELEGRAM_POLLING"] == "1"
