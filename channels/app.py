@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.db import make_engine, make_session_factory
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from channels import api, health, outbox_worker, telegram, widget, zalo
+from channels import api, duties, health, outbox_worker, telegram, widget, zalo
 from channels.keys import ENGINE, HTTP, RASA, SESSIONS, SETTINGS
 
 TEMPLATES_DIR = __file__.rsplit("/", 1)[0] + "/templates"
@@ -64,4 +64,5 @@ def create_app(settings: Settings) -> web.Application:
     telegram.setup_channel(app)
     zalo.setup_channel(app)
     outbox_worker.setup_worker(app)
+    duties.setup_duties(app)
     return app
