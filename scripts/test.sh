@@ -5,6 +5,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
+# The browser tests drive Debian's Chromium; install it when missing (never a download of
+# Playwright's own browsers).
+bash scripts/ensure-chromium.sh || exit 1
 echo "== ruff"
 $BIN/ruff check bot actions channels tests bench || exit 1
 echo "== import contracts"

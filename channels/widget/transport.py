@@ -53,6 +53,7 @@ HISTORY_LIMIT = 200
 # A resident types far slower than this; a script does not.
 BURST, BURST_SECONDS = 20, 10.0
 NOTIFICATION_POLL_SECONDS = 1.0
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def sender_of(session_id: str) -> str:
@@ -173,7 +174,7 @@ class WidgetConnection:
                 "type": "welcome",
                 "session": sign(key, self.session_id),
                 "history": history,
-                "typing": self.hub.answering[self.session_id] > 0,
+                "typing": self.hub.answering.get(self.session_id, 0) > 0,
             }
         )
         self.hub.spawn(deliver_notifications(self.app, self.session_id))
@@ -423,10 +424,13 @@ def setup_transport(app: web.Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        pending = list(app[HUB].tasks)
-        for unfinished in pending:
-            unfinished.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        # Let answers in flight finish (their messages are acknowledged already), briefly.
+        running = list(app[HUB].tasks)
+        if running:
+            _, unfinished = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
 
     async def close_sockets(app: web.Application) -> None:
         await app[HUB].close_all()

@@ -7,6 +7,7 @@ Run alone with `.venv/bin/python -m pytest tests/browser -q -p no:cacheprovider`
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed: run scripts/ensure-chromium.sh (as root)")
+        pytest.fail("Chromium is not installed: run scripts/ensure-chromium.sh (as root)")
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=ANSWER_TIMEOUT_MS)
@@ -162,7 +163,9 @@ class Widget:
         return self.wait_for_answer(before)
 
     def chip(self, title: str):
-        return self.page.locator(".td-chip:visible", has_text=title).last
+        """The quick reply titled exactly `title` ("Đồng ý", not "Không đồng ý")."""
+        exact = re.compile(rf"^\s*{re.escape(title)}\s*$")
+        return self.page.locator(".td-chip:visible").filter(has_text=exact).last
 
     def choose(self, title: str) -> str:
         before = self.replies.count()

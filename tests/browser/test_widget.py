@@ -75,24 +75,20 @@ def test_resident_chats_files_a_report_with_a_photo_and_finds_it_after_a_reload(
     assert widget.panel.bounding_box() == {"x": 0, "y": 0, **PHONE}
     screenshot(page, "widget-open-phone-360x740.png")
 
-    # The photo belongs to this resident's report (waiting for it, or attached to it).
+    # The photo went with the report to the ticket; nothing is left waiting.
     sender = f"web:{session_id_of(page)}"
     sessions = stack_sessions(stack)
     with sessions() as session:
-        pending = (
-            session.execute(
-                select(PendingAttachment.uri).where(PendingAttachment.sender_id == sender)
+        attached = session.scalars(
+            select(TicketAttachment.uri).join(Ticket).where(Ticket.code == code)
+        ).all()
+        waiting = session.scalars(
+            select(PendingAttachment.uri).where(
+                PendingAttachment.sender_id == sender, PendingAttachment.taken_at.is_(None)
             )
-            .scalars()
-            .all()
-        )
-        attached = (
-            session.execute(select(TicketAttachment.uri).join(Ticket).where(Ticket.code == code))
-            .scalars()
-            .all()
-        )
-    assert len(pending) + len(attached) == 1
-    assert Path((pending or attached)[0]).parent.name == "widget"
+        ).all()
+    assert len(attached) == 1 and waiting == []
+    assert Path(attached[0]).parent.name == "widget"
 
     # A status change reaches the open page while the chat is closed: unread badge.
     page.set_viewport_size(DESKTOP)
@@ -102,7 +98,7 @@ def test_resident_chats_files_a_report_with_a_photo_and_finds_it_after_a_reload(
         change_status(
             session,
             code,
-            "in_progress",
+            "assigned",
             actor="staff:test",
             public_note="Đội chiếu sáng đã đến kiểm tra.",
         )

@@ -110,7 +110,7 @@ def test_status_change_reaches_the_residents_channel(stack: Stack) -> None:
     url = f"sqlite:///{stack.var_dir / 'tiepdan.db'}"
     sessions = db.make_session_factory(db.make_engine(url))
     with db.transaction(sessions) as session:
-        change_status(session, code, "in_progress", actor="staff:test", public_note="Đội đã đến kiểm tra.")
+        change_status(session, code, "assigned", actor="staff:test", public_note="Đội đã đến kiểm tra.")
     assert channel_of("api:cpl-3") == "api"
     notes = stack.notifications("cpl-3")
     assert any(code in n["text"] and "Đội đã đến kiểm tra" in n["text"] for n in notes)

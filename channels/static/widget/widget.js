@@ -46,7 +46,7 @@
       hide: "Thu nhỏ cửa sổ trò chuyện",
       close: "Đóng trò chuyện",
       subtitle: "Trợ lý tự động",
-      subtitleExtra: " · Trả lời ngay",
+      subtitleExtra: "\u00a0· Trả lời ngay",
       offline: "Đang kết nối lại…",
       language: "Ngôn ngữ",
       log: "Tin nhắn",
@@ -95,7 +95,7 @@
       hide: "Minimise the chat",
       close: "Close the chat",
       subtitle: "Automated assistant",
-      subtitleExtra: " · Replies instantly",
+      subtitleExtra: "\u00a0· Replies instantly",
       offline: "Reconnecting…",
       language: "Language",
       log: "Messages",
@@ -568,12 +568,23 @@
     if (welcome && welcome.chips) welcome.chips.hidden = lastResident >= 0 || children.length > 1;
   }
 
+  // Whether the resident is reading the latest messages: new ones, a keyboard popping up or
+  // a rotated phone then keep the end in view.
+  var pinned = true;
+  log.addEventListener("scroll", function () {
+    pinned = nearBottom();
+  });
+  window.addEventListener("resize", function () {
+    if (pinned) scrollToEnd();
+  });
+
   function nearBottom() {
     return log.scrollHeight - log.scrollTop - log.clientHeight < 120;
   }
 
   function scrollToEnd() {
     log.scrollTop = log.scrollHeight;
+    pinned = true;
   }
 
   function renderWelcome() {
@@ -586,6 +597,8 @@
       }),
     });
     fresh.classList.add("is-welcome");
+    // The greeting is the widget's own, not a message of the conversation: no time.
+    fresh.querySelector(".td-time").remove();
     if (welcome) {
       if (welcome.chips) welcome.chips.remove();
       welcome.replaceWith(fresh);
@@ -1001,6 +1014,7 @@
     panel.hidden = false;
     teaser.hidden = true;
     launcher.setAttribute("aria-expanded", "true");
+    panel.setAttribute("aria-modal", phone.matches ? "true" : "false");
     launcherIcon.style.display = "none";
     launcherClose.style.display = "";
     if (!state.socket) connect();
@@ -1030,6 +1044,28 @@
     if (event.key === "Escape" && state.open) {
       event.preventDefault();
       close();
+    }
+  });
+
+  // On a phone the panel covers the page: it behaves as a modal dialog and keeps the focus.
+  var phone = window.matchMedia("(max-width: 480px)");
+  panel.addEventListener("keydown", function (event) {
+    if (event.key !== "Tab" || !phone.matches) return;
+    var focusable = Array.prototype.filter.call(
+      panel.querySelectorAll("button, textarea, a[href]"),
+      function (node) {
+        return !node.disabled && node.getClientRects().length > 0;
+      }
+    );
+    if (!focusable.length) return;
+    var first = focusable[0];
+    var last = focusable[focusable.length - 1];
+    if (event.shiftKey && shadow.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && shadow.activeElement === last) {
+      event.preventDefault();
+      first.focus();
     }
   });
 

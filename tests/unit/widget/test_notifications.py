@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot.db import transaction
 from bot.outbox import PENDING, SENT, OutboxMessage, enqueue
-from channels.widget.transport import HUB
 from channels.widget.sessions import signing_key, verify
+from channels.widget.transport import HUB
 from tests.unit.widget.conftest import hello, receive_until
 
 STATUS_CHANGED = "Phản ánh PA-2611-K7M3Q của Quý khách đã được chuyển đến Phòng Quản lý đô thị."
@@ -56,8 +56,8 @@ async def test_notification_waits_while_the_widget_is_closed_and_arrives_on_the_
     async with client.ws_connect("/widget/ws") as ws:
         welcome = await hello(ws)
     hub = client.app[HUB]
-    for _ in range(100):  # until the gateway has seen the widget close
-        if not hub.connected():
+    for _ in range(200):  # until the gateway has seen the widget close and is idle
+        if not hub.connected() and not hub.tasks:
             break
         await asyncio.sleep(0.05)
     session_id = verify(signing_key(settings), welcome["session"])
