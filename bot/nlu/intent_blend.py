@@ -36,6 +36,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.nlu.tokenizer import PATTERN_KIND
+
 logger = logging.getLogger(__name__)
 
 _FILE = "intent_blend.joblib"
@@ -44,14 +46,18 @@ Document = tuple[tuple[str, ...], str]  # (token texts, folded syllables joined 
 
 
 def _document(message: Message, folded: bool = True) -> Document | None:
+    """Token texts and folded syllables; a ticket code or phone number becomes its type."""
     tokens = message.get(TOKENS_NAMES[TEXT]) or []
     if not tokens:
         return None
-    texts = tuple(token.text for token in tokens)
-    syllables = " ".join(
-        (token.lemma if folded else token.text).replace("_", " ") for token in tokens
-    )
-    return texts, syllables
+    words = []
+    for token in tokens:
+        kind = token.get(PATTERN_KIND)
+        if kind:
+            words.append((f"__{kind}__", f"__{kind}__"))
+        else:
+            words.append((token.text, (token.lemma if folded else token.text).replace("_", " ")))
+    return tuple(text for text, _ in words), " ".join(syllables for _, syllables in words)
 
 
 # Module-level so that the fitted vectorizers can be pickled with the model.
@@ -81,6 +87,10 @@ class LinearIntentBlender(GraphComponent, IntentClassifier):
             "min_ngram": 1,
             "max_ngram": 4,
             "ranking_length": 10,
+            # Confidence given to every intent when none of the message's words (accented or
+            # folded) occurs in the training data: emoji, other scripts, gibberish. Below the
+            # FallbackClassifier threshold, so such messages end in nlu_fallback.
+            "unknown_words_confidence": 0.0,
             # n-grams and syllables of the folded lemma (False: of the accented text; for
             # measuring what folding brings).
             "folded_features": True,
@@ -175,8 +185,21 @@ class LinearIntentBlender(GraphComponent, IntentClassifier):
             document = _document(message, self._folded)
             if document is None:
                 continue
-            self._blend(message, self.probabilities(document))
+            self._blend(message, self.probabilities(document), self.knows_a_word(document))
         return messages
+
+    def knows_a_word(self, document: Document) -> bool:
+        """True when the message shares a word or a 3+ letter n-gram with the training data."""
+        assert self._model is not None
+        words, characters, syllables = self._model["vectorizers"]
+        if any(token in words.vocabulary_ for token in token_texts(document)):
+            return True
+        if any(syllable in syllables.vocabulary_ for syllable in folded_syllables(document)):
+            return True
+        return any(
+            len(gram.strip()) >= 3 and gram in characters.vocabulary_
+            for gram in characters.build_analyzer()(document)
+        )
 
     def probabilities(self, document: Document) -> dict[str, float]:
         """The linear model's probability per intent for one tokenized message."""
@@ -185,7 +208,7 @@ class LinearIntentBlender(GraphComponent, IntentClassifier):
         probabilities = self._model["classifier"].predict_proba(features.tocsr())[0]
         return dict(zip(self._model["classifier"].classes_, probabilities.tolist(), strict=True))
 
-    def _blend(self, message: Message, linear: dict[str, float]) -> None:
+    def _blend(self, message: Message, linear: dict[str, float], known: bool = True) -> None:
         weight = float(self._config["diet_weight"])
         diet = {
             item[INTENT_NAME_KEY]: float(item[PREDICTED_CONFIDENCE_KEY])
@@ -198,6 +221,9 @@ class LinearIntentBlender(GraphComponent, IntentClassifier):
             name: weight * diet.get(name, 0.0) + (1 - weight) * linear.get(name, 0.0)
             for name in names
         }
+        if not known:
+            cap = float(self._config.get("unknown_words_confidence", 0.0))
+            blended = {name: min(confidence, cap) for name, confidence in blended.items()}
         ranking = sorted(blended.items(), key=lambda item: item[1], reverse=True)
         ranking = ranking[: int(self._config["ranking_length"])]
         top_name, top_confidence = ranking[0]

@@ -35,6 +35,9 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             "metadata_key": "lang",
             # Also expose how the language was decided in the parse data (debugging).
             "add_source": False,
+            # False: no entity, only a top-level "language" key in the parse data. For
+            # `rasa test` runs, which compare every predicted entity with the story's.
+            "emit_entity": True,
         }
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -67,16 +70,21 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
                 else None
             )
             guess = detect_language(text, hint)
+            # The language is a property of the whole message, so the entity spans it all
+            # (conversation tests annotate it that way).
             entity: dict[str, Any] = {
                 "entity": LANGUAGE_ENTITY,
                 "value": guess.language,
                 "start": 0,
-                "end": 0,
+                "end": len(text),
                 "confidence_entity": 1.0,
                 "extractor": self.name,
             }
             if self._config.get("add_source"):
                 entity["source"] = guess.source
+            message.set(LANGUAGE_ENTITY, guess.language, add_to_output=True)
+            if not self._config.get("emit_entity", True):
+                continue
             entities = [
                 existing
                 for existing in message.get(ENTITIES) or []

@@ -277,26 +277,21 @@ class FoldedSynonymMapper(GraphComponent, EntityExtractorMixin):
 
     @staticmethod
     def _drop_duplicates(entities: list[dict[str, Any]], entity_types: list[str]) -> None:
-        seen: list[dict[str, Any]] = []
+        """One entity per id: overlapping twins merge, later repetitions go."""
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
         for entity in list(entities):
             if entity.get("entity") not in entity_types:
                 continue
-            twin = next(
-                (
-                    other
-                    for other in seen
-                    if other["entity"] == entity["entity"]
-                    and other.get("value") == entity.get("value")
-                    and entity.get("start", 0) <= other.get("end", 0)
-                    and other.get("start", 0) <= entity.get("end", 0)
-                ),
-                None,
-            )
+            key = (entity["entity"], str(entity.get("value")))
+            twin = seen.get(key)
             if twin is None:
-                seen.append(entity)
+                seen[key] = entity
                 continue
-            twin["start"] = min(twin["start"], entity["start"])
-            twin["end"] = max(twin["end"], entity["end"])
+            if entity.get("start", 0) <= twin.get("end", 0) and twin.get("start", 0) <= entity.get(
+                "end", 0
+            ):
+                twin["start"] = min(twin["start"], entity["start"])
+                twin["end"] = max(twin["end"], entity["end"])
             entities.remove(entity)
 
     def _add_from_gazetteer(

@@ -42,7 +42,11 @@ def extract_ticket_codes_and_phones(
         if entity.get("entity") not in (TICKET_CODE, PHONE)
         and not any(overlaps(entity, match) for _, match in found)
     ]
+    seen: set[tuple[str, str]] = set()
     for entity_type, match in sorted(found, key=lambda item: item[1].start):
+        if (entity_type, match.value) in seen:
+            continue  # the same number typed twice is one entity
+        seen.add((entity_type, match.value))
         kept.append(
             {
                 "entity": entity_type,

@@ -33,6 +33,9 @@ from bot.nlu.language import has_vietnamese_marks, looks_english
 from bot.nlu.normalize import NormalizedText, expand_shorthand, lemma_of, normalize_with_offsets
 from bot.nlu.patterns import find_codes_and_phones
 
+# Token data key marking a ticket code or phone number token (value: the entity type).
+PATTERN_KIND = "tiepdan_kind"  # RegexFeaturizer owns the "pattern" key
+
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _ALPHABETIC = re.compile(r"[^\W\d_]+")
 _SENTENCE_END = ".!?,;…~"
@@ -49,6 +52,7 @@ class _Piece:
     end: int
     text: str  # normalised, shorthand expanded
     joinable: bool  # may be part of a multi-syllable word
+    kind: str | None = None  # "ticket_code" or "phone" for those patterns
 
 
 class _Segmenter:
@@ -59,7 +63,7 @@ class _Segmenter:
 
     @classmethod
     def tags(cls, syllables: list[str]) -> list[str]:
-        tagger = cls._load()
+        tagger = cls.load()
         tags: list[str] = []
         for begin in range(0, len(syllables), _CRF_WINDOW):
             window = syllables[begin : begin + _CRF_WINDOW]
@@ -67,7 +71,7 @@ class _Segmenter:
         return tags
 
     @classmethod
-    def _load(cls) -> Any:
+    def load(cls) -> Any:
         if cls._tagger is None:
             with cls._lock:
                 if cls._tagger is None:
@@ -95,7 +99,7 @@ def tokenize_text(
     segment: bool = True,
     segment_unaccented: bool = False,
     expand: bool = True,
-    max_tokens: int = 500,
+    max_tokens: int = 200,
     boundaries: Iterable[int] = (),
     syllable_lemma: bool = False,
 ) -> list[Token]:
@@ -128,7 +132,8 @@ def tokenize_text(
         _, end = normalized.original_span(group[-1].start, group[-1].end)
         word = "_".join(piece.text for piece in group)
         lemma = lemma_of(word.replace("_", " ") if syllable_lemma else word)
-        tokens.append(Token(word, start, end, lemma=lemma))
+        data = {PATTERN_KIND: group[0].kind} if group[0].kind else None
+        tokens.append(Token(word, start, end, data=data, lemma=lemma))
     return tokens
 
 
@@ -138,6 +143,7 @@ def _pieces(normalized: NormalizedText, *, english: bool, expand: bool, limit: i
     special = sorted(tickets + phones, key=lambda match: match.start)
     pieces: list[_Piece] = []
     cursor = 0
+    kinds = {id(match): "ticket_code" for match in tickets} | {id(m): "phone" for m in phones}
     for match in [*special, None]:
         gap_end = match.start if match else len(copy)
         for word in _WORD.finditer(copy, cursor, gap_end):
@@ -149,7 +155,8 @@ def _pieces(normalized: NormalizedText, *, english: bool, expand: bool, limit: i
             joinable = bool(_ALPHABETIC.fullmatch(word.group()))
             pieces.append(_Piece(word.start(), word.end(), value, joinable))
         if match:
-            pieces.append(_Piece(match.start, match.end, match.value.lower(), False))
+            kind = kinds[id(match)]
+            pieces.append(_Piece(match.start, match.end, match.value.lower(), False, kind))
             cursor = match.end
         if len(pieces) >= limit:
             break
@@ -209,7 +216,7 @@ class VietnameseTokenizer(Tokenizer):
             # Expand chat shorthand (ko → không); see bot.nlu.normalize.SHORTHAND.
             "expand_shorthand": True,
             # Words after this many are not tokenized (a pasted essay stays fast).
-            "max_tokens": 500,
+            "max_tokens": 200,
             # Lemma of a compound as folded syllables ("giay khai sinh", not "giay_khai_sinh").
             "syllable_lemma": False,
         }
@@ -222,7 +229,10 @@ class VietnameseTokenizer(Tokenizer):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> VietnameseTokenizer:
-        return cls(config)
+        tokenizer = cls(config)
+        if tokenizer._config.get("segment", True):
+            _Segmenter.load()  # now, not on the first resident's message
+        return tokenizer
 
     @staticmethod
     def supported_languages() -> list[str] | None:
@@ -241,7 +251,7 @@ class VietnameseTokenizer(Tokenizer):
             segment=self._config.get("segment", True),
             segment_unaccented=self._config.get("segment_unaccented", False),
             expand=self._config.get("expand_shorthand", True),
-            max_tokens=int(self._config.get("max_tokens", 500)),
+            max_tokens=int(self._config.get("max_tokens", 200)),
             boundaries=boundaries,
             syllable_lemma=self._config.get("syllable_lemma", False),
         )

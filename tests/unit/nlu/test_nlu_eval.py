@@ -176,3 +176,25 @@ def test_fingerprint_ignores_modules_that_never_run_in_a_model(tmp_path) -> None
     (code / "tokenizer.py").write_text("x = 2\n")
     assert evaluate.fingerprint(config, data, None) == evaluate.fingerprint(config, data, None)
     assert evaluate.fingerprint(config, data, code) != first
+
+
+def test_fallback_on_an_out_of_scope_sentence_is_a_hit() -> None:
+    predictions = [
+        prediction("out_of_scope", [("greet", 0.3)], intent="nlu_fallback"),
+        prediction("greet", [("greet", 0.3)], intent="nlu_fallback"),
+    ]
+    scores = evaluate.intent_scores(predictions)
+    assert scores["accuracy"] == 0.5
+    assert [e["gold"] for e in scores["errors"]] == ["greet"]
+
+
+def test_fingerprint_ignores_comments_in_the_config(tmp_path) -> None:
+    config = tmp_path / "config.yml"
+    data = tmp_path / "nlu_data"
+    data.mkdir()
+    config.write_text("recipe: default.v1\npipeline: []\n")
+    first = evaluate.fingerprint(config, data, None)
+    config.write_text("# measured on tests/nlu\nrecipe: default.v1\npipeline: []  # none\n")
+    assert evaluate.fingerprint(config, data, None) == first
+    config.write_text("recipe: default.v1\npipeline: [{name: X}]\n")
+    assert evaluate.fingerprint(config, data, None) != first

@@ -98,3 +98,36 @@ def test_untrained_blender_passes_diet_through(tmp_path) -> None:
     msg = message("xin chào", [("greet", 0.8)])
     blender.process([msg])
     assert msg.get(INTENT)["name"] == "greet"
+
+
+@pytest.mark.parametrize("text", ["😀", "!!!", "你好，我想投诉", "zzqxj"])
+def test_messages_without_a_known_word_get_no_confidence(tmp_path, text: str) -> None:
+    blender = trained(tmp_path, diet_weight=0.3)
+    msg = message(text, [("greet", 0.95), ("file_complaint", 0.05)])
+    blender.process([msg])
+    assert msg.get(INTENT)["confidence"] == 0.0
+
+
+def test_a_known_word_is_enough_for_a_confident_answer(tmp_path) -> None:
+    blender = trained(tmp_path, diet_weight=0.3)
+    msg = message("xin chào 😀", [("greet", 0.95), ("file_complaint", 0.05)])
+    blender.process([msg])
+    assert msg.get(INTENT)["name"] == "greet"
+    assert msg.get(INTENT)["confidence"] > 0.5
+
+
+def test_a_bare_phone_number_or_ticket_code_counts_as_known(tmp_path) -> None:
+    examples = {
+        **EXAMPLES,
+        "inform": ["số của tôi là 0905123456", "0912 345 678", "sđt 0987654321"],
+    }
+    messages = [Message(data={TEXT: t, INTENT: i}) for i, ts in examples.items() for t in ts]
+    data = TOKENIZER.process_training_data(TrainingData(messages))
+    storage = LocalModelStorage(tmp_path)
+    settings = {**LinearIntentBlender.get_default_config(), "diet_weight": 0.0}
+    blender = LinearIntentBlender(settings, storage, Resource("b"))
+    blender.train(data)
+    msg = message("0777.888.999")
+    blender.process([msg])
+    assert msg.get(INTENT)["name"] == "inform"
+    assert msg.get(INTENT)["confidence"] > 0.3

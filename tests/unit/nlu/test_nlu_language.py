@@ -74,7 +74,7 @@ def test_entity_has_the_shape_the_language_slot_mapping_needs() -> None:
         "entity": "language",
         "value": "vi",
         "start": 0,
-        "end": 0,
+        "end": len("xin chào"),
         "confidence_entity": 1.0,
         "extractor": "LanguageDetector",
     }
@@ -95,3 +95,11 @@ def test_guess_says_why() -> None:
     assert detect_language("hi", "en").source == "metadata"
     assert detect_language("hi").source == "default"
     assert detect_language("where is the office").source == "score"
+
+
+def test_language_is_also_a_top_level_key_and_the_entity_can_be_switched_off() -> None:
+    message = Message(data={TEXT: "where is the office"})
+    config = {**LanguageDetector.get_default_config(), "emit_entity": False}
+    LanguageDetector(config).process([message])
+    assert message.get("language") == "en"
+    assert not message.get(ENTITIES)

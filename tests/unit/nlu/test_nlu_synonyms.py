@@ -160,3 +160,16 @@ def test_unresolved_values_can_be_kept(tmp_path) -> None:
         keeper, "chuyển giúp tôi", [{"entity": "category", "start": 0, "end": 6, "value": "chuyển"}]
     )
     assert [e["value"] for e in entities] == ["chuyển"]
+
+
+def test_one_entity_per_id_even_when_repeated(mapper) -> None:
+    text = "den duong hong, den duong tat"
+    entities = run(
+        mapper,
+        text,
+        [
+            {"entity": "category", "start": 0, "end": 9, "value": "den duong"},
+            {"entity": "category", "start": 16, "end": 25, "value": "den duong"},
+        ],
+    )
+    assert [(e["value"], e["start"]) for e in entities] == [("street_lighting", 0)]

@@ -166,3 +166,8 @@ def test_normalisers_reject_other_text() -> None:
     assert normalize_ticket_code("PA-2611-K7M3Q extra") is None
     assert normalize_phone("+84 (0) 905") is None
     assert normalize_phone("84 236 3123 456") == "02363123456"
+
+
+def test_the_same_number_typed_twice_is_one_entity() -> None:
+    entities = extract("gọi 0905 123 456 nhé, số 0905123456, hoặc 0912 345 678")
+    assert [e["value"] for e in entities] == ["0905123456", "0912345678"]

@@ -13,7 +13,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.normalize import normalize_text, retone_syllable
-from bot.nlu.tokenizer import VietnameseTokenizer, tokenize_text
+from bot.nlu.tokenizer import PATTERN_KIND, VietnameseTokenizer, tokenize_text
 from bot.text import fold
 
 NASTY = [
@@ -228,4 +228,33 @@ def test_long_text_is_fast() -> None:
     started = time.perf_counter()
     tokens = tokenize_text(text)
     assert time.perf_counter() - started < 1.0
-    assert 0 < len(tokens) <= 500
+    assert 0 < len(tokens) <= 200
+
+
+def test_ticket_and_phone_tokens_say_what_they_are() -> None:
+    tokens = tokenize_text("mã pa 2611 k7m3q, sđt 0905 123 456")
+    kinds = {t.text: t.get(PATTERN_KIND) for t in tokens}
+    assert kinds["pa-2611-k7m3q"] == "ticket_code"
+    assert kinds["0905123456"] == "phone"
+    assert kinds["mã"] is None
+
+
+def test_tokens_work_with_rasas_regex_featurizer(tmp_path) -> None:
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer
+
+    message = Message(data={TEXT: "mã pa 2611 k7m3q, sđt 0905 123 456", "intent": "inform"})
+    tokenizer = VietnameseTokenizer(VietnameseTokenizer.get_default_config())
+    data = tokenizer.process_training_data(TrainingData([message]))
+    featurizer = RegexFeaturizer(
+        RegexFeaturizer.get_default_config(),
+        LocalModelStorage(tmp_path),
+        Resource("regex"),
+        ExecutionContext(graph_schema=None, model_id="t"),  # type: ignore[arg-type]
+        known_patterns=[{"name": "phone", "pattern": r"0\d{3} \d{3} \d{3}"}],
+    )
+    featurizer.process_training_data(data)
+    sequence, _ = message.get_sparse_features(TEXT)
+    assert sequence is not None and sequence.features.shape[0] == len(message.get("text_tokens"))
