@@ -44,7 +44,7 @@ def _banner(settings: Settings, started: float) -> None:
     print(
         f"""
 Tiếp Dân is up ({time.monotonic() - started:.0f} s after start)
-  chat page       {settings.public_base_url}/
+  demo portal     {settings.public_base_url}/  (chat widget in the corner)
   health          {settings.public_base_url}/healthz
   chat API        POST {settings.public_base_url}/api/chat  (Authorization: Bearer $TIEPDAN_API_TOKEN)
   Rasa            {settings.rasa_url}  (localhost only, token required)
