@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import messages
 from bot.db import transaction
 from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.routing import INTERCEPTORS, Inbound, intercept
 from bot.text import has_diacritics
 
 BUSY = {
@@ -122,6 +123,28 @@ async def answer(
 ) -> Outcome:
     """Ask Rasa about a stored message and record the outcome; never raises for Rasa being
     down. `text` is what Rasa reads (a button's payload where the log keeps its title)."""
+
+    def route() -> list[Reply] | None:
+        with transaction(sessions) as session:
+            inbound = Inbound(
+                message_id,
+                channel,
+                sender_id,
+                text,
+                resident_language(session, sender_id, language_hint),
+            )
+            return intercept(session, inbound)
+
+    if INTERCEPTORS:
+        replies = await asyncio.to_thread(route)
+        if replies is not None:
+            await asyncio.to_thread(_finish, sessions, message_id, None)
+            return Outcome(
+                replies=[
+                    Reply(r.text, [Button(b.title, b.payload) for b in r.buttons]) for r in replies
+                ],
+                answered=True,
+            )
     metadata = (
         {"lang": language_hint, "channel": channel} if language_hint else {"channel": channel}
     )
