@@ -47,13 +47,20 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
+# pip quietly, without the machine's notes about local package mirrors it skips.
+pip_install() {
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory"
+  return "${PIPESTATUS[0]}"
+}
+
 echo "setup: installing pinned dependencies (requirements.lock); the first time takes several minutes"
 start=$(date +%s)
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip<25" wheel
+pip_install --upgrade "pip<25" wheel
 # One resolve, everything pinned: installing a package on its own later would silently
 # upgrade SQLAlchemy and aiohttp past what Rasa 3.6 supports.
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.lock
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+pip_install -r requirements.lock
+pip_install --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -m pip check
 rm -f "$VENV"/.installed-*
 touch "$STAMP"
