@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from bot.calendar import WorkingCalendar
 from bot.catalog.matching import SearchIndex
+from bot.categories import CATEGORY_IDS  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +24,6 @@ LANGS = ("vi", "en")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CHANNELS = ("in_person", "online", "post")
 
-# The complaint categories the NLU data and the ticket flow use. The catalog must route
-# each of them to exactly one unit (units.yml, handles.categories).
-CATEGORY_IDS = (
-    "water_supply",
-    "electricity",
-    "drainage",
-    "wastewater",
-    "roads",
-    "street_lighting",
-    "waste_collection",
-    "noise",
-    "trees",
-    "urban_order",
-    "staff_conduct",
-    "admin_procedure",
-    "billing",
-    "other",
-)
 FALLBACK_CATEGORY = "other"
 
 

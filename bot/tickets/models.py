@@ -17,27 +17,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+from bot.categories import CATEGORY_IDS
 from bot.db import Base
 from bot.tickets.dates import utcnow
 from bot.tickets.lifecycle import STATUSES
 
 KINDS = ("complaint", "problem_report", "request", "suggestion")
-CATEGORIES = (
-    "water_supply",
-    "electricity",
-    "drainage",
-    "wastewater",
-    "roads",
-    "street_lighting",
-    "waste_collection",
-    "noise",
-    "trees",
-    "urban_order",
-    "staff_conduct",
-    "admin_procedure",
-    "billing",
-    "other",
-)
+CATEGORIES = CATEGORY_IDS
 CHANNELS = ("api", "telegram", "widget", "zalo")
 LANGUAGES = ("vi", "en")
 PRIORITIES = ("low", "normal", "high", "urgent")
