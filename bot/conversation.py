@@ -8,7 +8,7 @@ steps; channels that answer in the background call `accept` and `answer` themsel
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import messages
 from bot.db import transaction
 from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.replies import Button, Reply
 from bot.routing import INTERCEPTORS, Inbound, intercept
 from bot.text import has_diacritics
 
@@ -26,26 +27,6 @@ BUSY = {
     "en": "Sorry, the system is busy right now. Your message has been recorded; "
     "please try again in a few minutes.",
 }
-
-
-@dataclass(frozen=True)
-class Button:
-    title: str
-    payload: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str = ""
-    buttons: list[Button] = field(default_factory=list)
-    image: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
-            "image": self.image,
-        }
 
 
 @dataclass(frozen=True)
@@ -139,12 +120,7 @@ async def answer(
         replies = await asyncio.to_thread(route)
         if replies is not None:
             await asyncio.to_thread(_finish, sessions, message_id, None)
-            return Outcome(
-                replies=[
-                    Reply(r.text, [Button(b.title, b.payload) for b in r.buttons]) for r in replies
-                ],
-                answered=True,
-            )
+            return Outcome(replies=replies, answered=True)
     metadata = (
         {"lang": language_hint, "channel": channel} if language_hint else {"channel": channel}
     )

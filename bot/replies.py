@@ -18,8 +18,17 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    text: str
+    text: str = ""
     buttons: list[Button] = field(default_factory=list)
+    image: str | None = None
+
+    def as_dict(self) -> dict:
+        """The shape of one message in the gateway's JSON answers."""
+        return {
+            "text": self.text,
+            "buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
+            "image": self.image,
+        }
 
     def as_message(self) -> dict:
         message: dict = {"text": self.text}

@@ -49,9 +49,13 @@ fi
 
 # pip quietly, without the machine's notes about local package mirrors it skips.
 pip_install() {
+  local status
+  set +e
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory"
-  return "${PIPESTATUS[0]}"
+  status=${PIPESTATUS[0]}
+  set -e
+  return "$status"
 }
 
 echo "setup: installing pinned dependencies (requirements.lock); the first time takes several minutes"
