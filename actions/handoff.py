@@ -1,14 +1,22 @@
-"""`action_offer_human`: what the resident gets on asking for a person (bot.handoff)."""
+"""`action_offer_human`: the resident asks for a person; bot.handoff queues them for staff
+(and the assistant pauses) or offers a call back when nobody can answer now."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action
+from rasa_sdk.events import ConversationPaused
 
 from actions.catalog import catalog, now
-from actions.common import language, send
-from bot.handoff import offer_human
+from actions.common import language, send, sessions, settings
+from bot.db import transaction
+from bot.handoff import start_handoff
+
+
+def _channel(tracker) -> str:  # type: ignore[no-untyped-def]
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return str(metadata.get("channel") or "api")
 
 
 class OfferHuman(Action):
@@ -16,5 +24,16 @@ class OfferHuman(Action):
         return "action_offer_human"
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
-        send(dispatcher, offer_human(catalog(), language(tracker), now()))
-        return []
+        with transaction(sessions()) as session:
+            started = start_handoff(
+                session,
+                sender_id=tracker.sender_id,
+                channel=_channel(tracker),
+                language=language(tracker),
+                catalog=catalog(),
+                now=now(),
+                always_open=settings().handoff_always_open,
+            )
+        send(dispatcher, started.reply)
+        # Paused, Rasa stays silent while staff hold the conversation; the gateway resumes it.
+        return [ConversationPaused()] if started.queued else []

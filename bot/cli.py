@@ -14,7 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot import db, training
+from bot.console import cli as staff_cli
 from bot.nlu import cli as nlu_cli
+from bot.reports import cli as reports_cli
 from bot.runtime import process_specs
 from bot.settings import Settings, SettingsError, ensure_env_file, load_settings
 
@@ -50,6 +52,7 @@ Tiếp Dân is up ({time.monotonic() - started:.0f} s after start)
   Rasa            {settings.rasa_url}  (localhost only, token required)
   action server   {settings.actions_url}  (localhost only)
   logs            {settings.var_dir / "logs"}
+  staff console   {settings.public_base_url}/console/  (first admin: tiepdan staff add NAME --role admin)
 Try it:
   export $(grep ^TIEPDAN_API_TOKEN .env)
   curl -s -X POST {settings.public_base_url}/api/chat -H "Authorization: Bearer $TIEPDAN_API_TOKEN" \\
@@ -129,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     nlu_cli.add_commands(commands)
+    reports_cli.add_commands(commands)
+    staff_cli.add_commands(commands)
     return parser
 
 

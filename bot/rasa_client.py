@@ -49,3 +49,24 @@ class RasaClient:
                 return await response.json()
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+
+    async def _tracker_event(self, sender_id: str, event: str) -> None:
+        try:
+            async with self.http.post(
+                f"{self.base_url}/conversations/{sender_id}/tracker/events",
+                params={"token": self.token},
+                json={"event": event},
+                timeout=self.timeout,
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa tracker events answered HTTP {response.status}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+
+    async def pause(self, sender_id: str) -> None:
+        """Keep the assistant silent in this conversation (staff hold it)."""
+        await self._tracker_event(sender_id, "pause")
+
+    async def resume(self, sender_id: str) -> None:
+        """Let the assistant answer again after a handoff."""
+        await self._tracker_event(sender_id, "resume")

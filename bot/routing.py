@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from bot.replies import Reply
+from bot.surveys import survey_interceptor
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Inbound:
 # the end Rasa — answer. Order matters: staff first, then surveys.
 Interceptor = Callable[[Session, Inbound], "list[Reply] | None"]
 INTERCEPTORS: list[Interceptor] = []
+INTERCEPTORS.append(survey_interceptor)
 
 
 def intercept(session: Session, message: Inbound) -> list[Reply] | None:
@@ -37,3 +39,9 @@ def intercept(session: Session, message: Inbound) -> list[Reply] | None:
         if replies is not None:
             return replies
     return None
+
+
+# Staff first: a conversation held by a person never reaches a survey or Rasa.
+from bot.handoff import intercept_for_handoff  # noqa: E402  (it imports Inbound from here)
+
+INTERCEPTORS.insert(0, intercept_for_handoff)

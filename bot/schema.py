@@ -1,8 +1,10 @@
 """Imports every module that defines tables, so `Base.metadata` is complete for Alembic."""
 
 import bot.attachments  # noqa: F401  (pending attachments, channel state)
+import bot.surveys  # noqa: F401  (satisfaction surveys)
 import bot.tickets  # noqa: F401  (ticket tables; bot.tickets imports bot.outbox, the outbox table)
 from bot import (
+    handoff,  # noqa: F401  (handoff, handoff_message; imports bot.console: staff, audit)
     messages,  # noqa: F401
     widget_messages,  # noqa: F401
 )

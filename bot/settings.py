@@ -44,6 +44,17 @@ def _float(name: str, value: str) -> float:
     return number
 
 
+def _at_least(name: str, value: str, minimum: float, maximum: float | None = None) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {value!r}.") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        upper = f" and at most {maximum:g}" if maximum is not None else ""
+        raise SettingsError(f"{name} must be at least {minimum:g}{upper}, got {value!r}.")
+    return number
+
+
 def _origins(name: str, value: str) -> tuple[str, ...]:
     """A comma-separated list of web origins, normalised to scheme://host[:port]."""
     origins = []
@@ -86,6 +97,17 @@ class Settings:
     log_level: str = "INFO"
     # Sites allowed to embed the web widget (scheme://host[:port]); its own origin always is.
     widget_allowed_origins: tuple[str, ...] = ()
+    # Handoff: treat the care team as open at any hour (tests, demos); minutes of silence
+    # after which a conversation with staff goes back to the assistant.
+    handoff_always_open: bool = False
+    handoff_idle_minutes: float = 30.0
+    # Satisfaction surveys and record keeping (bot.surveys, `tiepdan purge`).
+    survey_delay_minutes: float = 60.0
+    survey_window_days: float = 30.0
+    survey_expiry_hours: float = 72.0
+    survey_sample_rate: float = 0.0
+    survey_retention_days: int = 730
+    personal_data_retention_days: int = 365
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -162,6 +184,29 @@ def load_settings(
         log_level=values.get("TIEPDAN_LOG_LEVEL", "INFO").upper(),
         widget_allowed_origins=_origins(
             "WIDGET_ALLOWED_ORIGINS", values.get("WIDGET_ALLOWED_ORIGINS", "")
+        ),
+        handoff_always_open=values.get("TIEPDAN_HANDOFF_ALWAYS_OPEN", "0").strip().lower()
+        in {"1", "true", "yes", "on"},
+        handoff_idle_minutes=_float(
+            "HANDOFF_IDLE_MINUTES", values.get("HANDOFF_IDLE_MINUTES", "30")
+        ),
+        survey_delay_minutes=_at_least(
+            "SURVEY_DELAY_MINUTES", values.get("SURVEY_DELAY_MINUTES", "60"), 0
+        ),
+        survey_window_days=_at_least(
+            "SURVEY_WINDOW_DAYS", values.get("SURVEY_WINDOW_DAYS", "30"), 0
+        ),
+        survey_expiry_hours=_float("SURVEY_EXPIRY_HOURS", values.get("SURVEY_EXPIRY_HOURS", "72")),
+        survey_sample_rate=_at_least(
+            "SURVEY_SAMPLE_RATE", values.get("SURVEY_SAMPLE_RATE", "0"), 0, 1
+        ),
+        survey_retention_days=int(
+            _float("SURVEY_RETENTION_DAYS", values.get("SURVEY_RETENTION_DAYS", "730"))
+        ),
+        personal_data_retention_days=int(
+            _float(
+                "PERSONAL_DATA_RETENTION_DAYS", values.get("PERSONAL_DATA_RETENTION_DAYS", "365")
+            )
         ),
         extra={k: v for k, v in values.items() if k.startswith(("TELEGRAM_", "ZALO_"))},
     )

@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.db import make_engine, make_session_factory
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from channels import api, duties, health, outbox_worker, telegram, widget, zalo
+from channels import api, console, duties, health, outbox_worker, telegram, widget, zalo
 from channels.keys import ENGINE, HTTP, RASA, SESSIONS, SETTINGS
 
 TEMPLATES_DIR = __file__.rsplit("/", 1)[0] + "/templates"
@@ -65,4 +65,5 @@ def create_app(settings: Settings) -> web.Application:
     zalo.setup_channel(app)
     outbox_worker.setup_worker(app)
     duties.setup_duties(app)
+    console.setup_console(app, settings)
     return app

@@ -319,6 +319,7 @@ def change_status(
         raise ReasonRequired(
             f"rejecting {ticket.code} needs a reason for the resident (public_note)"
         )
+    now = as_utc(now)
     _record(
         session,
         ticket,
@@ -326,8 +327,14 @@ def change_status(
         actor=actor,
         public_note=public_note,
         internal_note=internal_note,
-        now=as_utc(now),
+        now=now,
     )
+    if to_status == RESOLVED:
+        # Satisfaction survey, once per ticket, sent later through the outbox. Imported
+        # here because bot.surveys reopens tickets through this module.
+        from bot.surveys import offer_after_resolution
+
+        offer_after_resolution(session, ticket, now)
     return ticket
 
 
