@@ -9,6 +9,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bot import surveys
+from bot.catalog import load_catalog
 from bot.db import make_engine, make_session_factory
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
@@ -52,6 +54,18 @@ def setup_templates(app: web.Application) -> None:
     app.router.add_static("/static", STATIC_DIR, name="static")
 
 
+def setup_surveys(app: web.Application) -> None:
+    """Survey timing from the settings; low scores alert the unit's supervisor (catalog)."""
+    settings = app[SETTINGS]
+    catalog = load_catalog(settings.catalog_dir)
+
+    def supervisor(unit_id: str) -> str | None:
+        unit = catalog.units.get(unit_id)
+        return unit.supervisor if unit else None
+
+    surveys.configure(surveys.SurveyPolicy.from_settings(settings), supervisor)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=10 * 1024 * 1024)
     app[SETTINGS] = settings
@@ -65,5 +79,6 @@ def create_app(settings: Settings) -> web.Application:
     zalo.setup_channel(app)
     outbox_worker.setup_worker(app)
     duties.setup_duties(app)
+    setup_surveys(app)
     console.setup_console(app, settings)
     return app
