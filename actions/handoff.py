@@ -1,12 +1,11 @@
 """`action_offer_human`: the resident asks for a person; bot.handoff queues them for staff
-(and the assistant pauses) or offers a call back when nobody can answer now."""
+or offers a call back when nobody can answer now."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action
-from rasa_sdk.events import ConversationPaused
 
 from actions.catalog import catalog, now
 from actions.common import language, send, sessions, settings
@@ -35,5 +34,6 @@ class OfferHuman(Action):
                 always_open=settings().handoff_always_open,
             )
         send(dispatcher, started.reply)
-        # Paused, Rasa stays silent while staff hold the conversation; the gateway resumes it.
-        return [ConversationPaused()] if started.queued else []
+        # The gateway pauses the conversation in Rasa once this action has finished (pausing
+        # here would leave Rasa's dialogue state without its action_listen) and resumes it.
+        return []

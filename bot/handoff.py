@@ -63,6 +63,9 @@ class Handoff(Base):
     closed_at = Column(DateTime, nullable=True)
     last_activity_at = Column(DateTime, nullable=False)
     close_reason = Column(String(32), nullable=True)
+    # Set once Rasa has been told to stay silent (by the gateway, after the action that
+    # started the handoff has finished, so Rasa's own dialogue state stays intact).
+    paused_at = Column(DateTime, nullable=True)
     # Set once Rasa has been told to speak again; a closed handoff without it is retried.
     resumed_at = Column(DateTime, nullable=True)
 
@@ -373,8 +376,8 @@ def close(
     handoff.status = CLOSED
     handoff.closed_at = now
     handoff.close_reason = reason
-    if not was_with_staff:
-        handoff.resumed_at = now  # a call-back offer never paused the assistant
+    if not was_with_staff or handoff.paused_at is None:
+        handoff.resumed_at = now  # never paused: nothing to resume
         return handoff
     session.add(
         HandoffMessage(handoff_id=handoff.id, author=SYSTEM, agent=actor, text=reason, at=now)
@@ -447,6 +450,20 @@ def needing_resume(session: Session) -> list[Handoff]:
             select(Handoff).where(Handoff.status == CLOSED, Handoff.resumed_at.is_(None))
         ).scalars()
     )
+
+
+def needing_pause(session: Session) -> list[Handoff]:
+    return list(
+        session.execute(
+            select(Handoff).where(Handoff.status.in_(OPEN), Handoff.paused_at.is_(None))
+        ).scalars()
+    )
+
+
+def mark_paused(session: Session, handoff_id: int, now: datetime | None = None) -> None:
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is not None:
+        handoff.paused_at = _utc(now)
 
 
 def mark_resumed(session: Session, handoff_id: int, now: datetime | None = None) -> None:

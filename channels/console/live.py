@@ -91,6 +91,31 @@ async def push_to_resident(app: web.Application, handoff_id: int) -> None:
         await deliver_notifications(app, found[1][len("web:") :])
 
 
+async def pause_held(app: web.Application) -> None:
+    """Tell Rasa to stay silent in conversations staff hold (retried until it works)."""
+    async with app[HUB].resuming:
+        await _pause_held(app)
+
+
+async def _pause_held(app: web.Application) -> None:
+    def pending() -> list[tuple[int, str]]:
+        with app[SESSIONS]() as session:
+            return [(h.id, h.sender_id) for h in handoffs.needing_pause(session)]
+
+    for handoff_id, sender_id in await asyncio.to_thread(pending):
+        try:
+            await app[RASA].pause(sender_id)
+        except RasaUnavailable as error:
+            log.warning("console: pausing %s failed (%s); will retry", sender_id, error)
+            continue
+
+        def done(handoff_id: int = handoff_id) -> None:
+            with transaction(app[SESSIONS]) as session:
+                handoffs.mark_paused(session, handoff_id)
+
+        await asyncio.to_thread(done)
+
+
 async def resume_closed(app: web.Application) -> None:
     """Tell Rasa to speak again in conversations whose handoff ended (retried until it works)."""
 
@@ -191,6 +216,7 @@ async def watch(app: web.Application) -> None:
     while True:
         try:
             await _broadcast(app)
+            await pause_held(app)
             since_housekeeping += POLL_SECONDS
             if since_housekeeping >= HOUSEKEEPING_SECONDS:
                 since_housekeeping = 0.0

@@ -38,9 +38,14 @@ from bot.tickets import (
 from bot.tickets.messages import category_name, status_name
 from channels.console.auth import csrf_token, language_of, viewer_of
 from channels.console.keys import TEMPLATES
-from channels.keys import RASA, SESSIONS
+from channels.keys import SESSIONS
 
 T = TypeVar("T")
+AUTHORS = {
+    "resident": ("Người dân", "Resident"),
+    "agent": ("Nhân viên", "Staff"),
+    "system": ("Hệ thống", "System"),
+}
 # What the handoff's system lines (close reasons) say in the transcript.
 SYSTEM_LINES = {
     "closed_by_staff": ("Nhân viên đã kết thúc trò chuyện.", "Staff closed the conversation."),
@@ -82,6 +87,7 @@ async def render(
             "csrf": await csrf_token(request),
             "status_name": lambda s: status_name(s, lang),
             "category_name": lambda c: category_name(c, lang),
+            "author_name": lambda a: (AUTHORS.get(a) or (a, a))[lang == "en"],
             "system_text": lambda code: (SYSTEM_LINES.get(code) or (code, code))[lang == "en"],
             "path": request.path,
         },
@@ -298,13 +304,12 @@ async def takeover(request: web.Request) -> web.StreamResponse:
         return handoff.id, handoff.sender_id
 
     try:
-        handoff_id, sender_id = await in_transaction(request, take)
+        handoff_id, _sender_id = await in_transaction(request, take)
     except TicketNotFound as error:
         raise web.HTTPNotFound(text=str(error)) from error
-    try:
-        await request.app[RASA].pause(sender_id)
-    except Exception:  # the interceptor holds the conversation anyway; Rasa never sees it
-        pass
+    from channels.console.live import pause_held
+
+    await pause_held(request.app)  # the interceptor already holds the messages
     raise web.HTTPFound(f"/console/handoffs/{handoff_id}")
 
 

@@ -90,8 +90,8 @@ def test_agent_takes_over_a_widget_conversation_and_hands_it_back(
     # Resident → agent: no assistant answer, the message shows in the console live.
     widget.input.fill("Nhà tôi bị mất nước từ sáng <b>gấp</b>")
     widget.input.press("Enter")
-    expect(agent.locator("#transcript .line.resident").last).to_have_text(
-        "resident Nhà tôi bị mất nước từ sáng <b>gấp</b>"
+    expect(agent.locator("#transcript .line.resident .text").last).to_have_text(
+        "Nhà tôi bị mất nước từ sáng <b>gấp</b>"
     )
     expect(agent.locator("aside.context")).to_contain_text(code)
 

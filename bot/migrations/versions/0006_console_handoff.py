@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.Column("last_activity_at", sa.DateTime(), nullable=False),
         sa.Column("close_reason", sa.String(length=32), nullable=True),
+        sa.Column("paused_at", sa.DateTime(), nullable=True),
         sa.Column("resumed_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_handoff")),
     )

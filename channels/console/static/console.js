@@ -77,7 +77,7 @@
     li.className = "line " + message.author;
     li.dataset.id = message.id;
     var author = document.createElement("span");
-    author.className = "author"; author.textContent = message.author;
+    author.className = "author"; author.textContent = authorName(message.author);
     var text = document.createElement("span");
     text.className = "text"; text.textContent = message.text;
     li.appendChild(author); li.appendChild(document.createTextNode(" ")); li.appendChild(text);
@@ -91,6 +91,13 @@
     resident_cancelled: ["Người dân đã thôi chờ.", "The resident stopped waiting."],
     requeued: ["Nhân viên rời đi; trò chuyện trở lại hàng chờ.", "The agent left; back in the queue."]
   };
+  var AUTHORS = {
+    resident: ["Người dân", "Resident"], agent: ["Nhân viên", "Staff"], system: ["Hệ thống", "System"]
+  };
+  function authorName(author) {
+    var known = AUTHORS[author];
+    return known ? tr(known[0], known[1]) : author;
+  }
   function systemText(code) {
     var known = SYSTEM[code];
     return known ? tr(known[0], known[1]) : code;

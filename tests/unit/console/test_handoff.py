@@ -3,6 +3,7 @@ replies through the outbox, pausing and resuming Rasa, timeouts and reassignment
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -148,6 +149,7 @@ def test_closing_tells_the_resident_and_calls_the_survey_hook(
         agent_online(session)
         handoff = handoffs.get_handoff(session, start(session, catalog, "web:c").handoff_id)
         handoffs.accept(session, handoff, "an")
+        handoffs.mark_paused(session, handoff.id)
         handoffs.close(session, handoff, actor="an")
         assert [h.id for h in handoffs.needing_resume(session)] == [handoff.id]
         texts = outbox_texts(session, "web:c")
@@ -179,22 +181,38 @@ def test_an_agent_who_leaves_returns_the_conversation_to_the_queue(sessions, cat
         assert handoff.agent == "sen"
 
 
-async def test_resume_calls_rasa_tracker_events_with_the_token(
+async def test_gateway_pauses_then_resumes_rasa_through_tracker_events(
     client, sessions, catalog, rasa_probe
 ) -> None:
-    from channels.console.live import resume_closed
+    from channels.console.live import pause_held, resume_closed
 
+    app = client.server.app
     with transaction(sessions) as session:
         agent_online(session)
-        handoff = handoffs.get_handoff(session, start(session, catalog, "web:res").handoff_id)
+        # Now, not a fixed date: the app's loop closes conversations silent for too long.
+        now = datetime.now(VIETNAM)
+        handoff_id = start(session, catalog, "web:res", when=now, always_open=True).handoff_id
+    await pause_held(app)
+    await pause_held(app)
+    token = "rasa-token-0123456789"
+    assert rasa_probe.events == [("web:res", "pause", token)]
+    with transaction(sessions) as session:
+        handoff = handoffs.get_handoff(session, handoff_id)
         handoffs.accept(session, handoff, "an")
         handoffs.close(session, handoff, actor="an")
-    await resume_closed(client.server.app)
-    assert rasa_probe.events == [("web:res", "resume", "rasa-token-0123456789")]
+    await resume_closed(app)
+    await resume_closed(app)
+    assert rasa_probe.events == [("web:res", "pause", token), ("web:res", "resume", token)]
     with transaction(sessions) as session:
         assert handoffs.needing_resume(session) == []
-    await resume_closed(client.server.app)
-    assert len(rasa_probe.events) == 1
+
+
+def test_a_handoff_closed_before_rasa_was_paused_needs_no_resume(sessions, catalog) -> None:
+    with transaction(sessions) as session:
+        agent_online(session)
+        handoff = handoffs.get_handoff(session, start(session, catalog, "web:np").handoff_id)
+        handoffs.close(session, handoff, actor="resident", reason="resident_cancelled")
+        assert handoffs.needing_resume(session) == []
 
 
 async def test_rasa_client_pauses_through_the_tracker_events_api(client, rasa_probe) -> None:
@@ -202,3 +220,24 @@ async def test_rasa_client_pauses_through_the_tracker_events_api(client, rasa_pr
 
     await client.server.app[RASA].pause("tg:42")
     assert rasa_probe.events == [("tg:42", "pause", "rasa-token-0123456789")]
+
+
+async def test_the_gateway_returns_an_absent_agents_conversation_to_the_queue(
+    client, sessions, catalog
+) -> None:
+    from channels.console.live import _housekeeping
+
+    with transaction(sessions) as session:
+        agent_online(session)
+        handoff = handoffs.get_handoff(
+            session,
+            start(
+                session, catalog, "web:gone", when=datetime.now(VIETNAM), always_open=True
+            ).handoff_id,
+        )
+        handoffs.accept(session, handoff, "an")
+        mark_seen(session, "an", now_utc() - timedelta(minutes=5))  # the console went away
+    await asyncio.to_thread(_housekeeping, client.server.app, set())
+    with sessions() as session:
+        handoff = handoffs.get_handoff(session, handoff.id)
+        assert (handoff.status, handoff.agent) == ("waiting", None)
