@@ -134,7 +134,7 @@ def main() -> None:
             ("gateway", "-m channels"),
         ):
             found = subprocess.run(
-                ["pgrep", "-f", pattern], capture_output=True, text=True
+                ["pgrep", "-f", "--", pattern], capture_output=True, text=True
             ).stdout.split()
             pids = [int(p) for p in found if os.getpgid(int(p)) != os.getpgid(process.pid)]
             memory[name] = round(sum(rss_mb(p) for p in pids[:1]), 1)
