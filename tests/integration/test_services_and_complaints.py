@@ -57,7 +57,9 @@ def file_street_light_report(stack: Stack, sender: str) -> str:
     first = stack.chat(sender, "đèn đường trước nhà tôi bị hỏng")
     # The opening message already says what is wrong: the next question is where.
     assert "ở đâu" in texts(first)
-    summary = stack.chat(sender, "trước số 42 Lê Lợi, phường 7") + stack.chat(sender, "0905 123 456")
+    summary = stack.chat(sender, "trước số 42 Lê Lợi, phường 7") + stack.chat(
+        sender, "0905 123 456"
+    )
     assert "đồng ý" in texts(summary)
     summary = stack.chat(sender, "/affirm")
     assert "Chiếu sáng" in texts(summary) and "42 Lê Lợi" in texts(summary)
@@ -87,7 +89,9 @@ def test_a_double_confirmation_opens_one_ticket(stack: Stack) -> None:
 def test_complaint_can_be_cancelled_corrected_and_interrupted_in_english(stack: Stack) -> None:
     sender = "cpl-en"
     first = stack.chat(sender, "I want to report a problem")
-    assert "street_lighting" in " ".join(payloads(first)) or "What is the problem about" in texts(first)
+    assert "street_lighting" in " ".join(payloads(first)) or "What is the problem about" in texts(
+        first
+    )
     stack.chat(sender, '/inform{"category":"waste_collection"}')
     assert "Where" in texts(stack.chat(sender, "Garbage has not been collected for a week"))
     # An unrelated question mid-form is answered, then the form asks again.
@@ -110,8 +114,35 @@ def test_status_change_reaches_the_residents_channel(stack: Stack) -> None:
     url = f"sqlite:///{stack.var_dir / 'tiepdan.db'}"
     sessions = db.make_session_factory(db.make_engine(url))
     with db.transaction(sessions) as session:
-        change_status(session, code, "assigned", actor="staff:test", public_note="Đội đã đến kiểm tra.")
+        change_status(
+            session, code, "assigned", actor="staff:test", public_note="Đội đã đến kiểm tra."
+        )
     assert channel_of("api:cpl-3") == "api"
     notes = stack.notifications("cpl-3")
     assert any(code in n["text"] and "Đội đã đến kiểm tra" in n["text"] for n in notes)
     assert stack.notifications("cpl-3") == []  # delivered once
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # documents, fee, processing time, where to submit, who handles, phone, hours
+        ("đăng ký kết hôn cần những giấy tờ gì", "Tờ khai"),
+        ("what documents do I need to register a marriage", "registration form"),
+        ("chứng thực bản sao mất phí bao nhiêu", "đồng"),
+        ("how much does a certified copy cost", "VND"),
+        ("cấp lại sổ đỏ bị mất mất bao lâu", "ngày làm việc"),
+        ("how long does a building permit take", "working day"),
+        ("đăng ký tạm trú nộp hồ sơ ở đâu", "Công an"),
+        ("where do I apply for temporary residence", "Police"),
+        ("số điện thoại công ty cấp nước", "0236"),
+        ("phone number of the water company", "0236"),
+        ("phòng tư pháp mấy giờ mở cửa", "7h30"),
+        ("what are the opening hours of the justice office", "7:30"),
+    ],
+)
+def test_each_facet_is_answered_in_both_languages(
+    stack: Stack, question: str, expected: str
+) -> None:
+    reply = texts(stack.chat(f"facet-{abs(hash(question))}", question))
+    assert expected.lower() in reply.lower(), reply
