@@ -32,6 +32,15 @@ def error(status: int, code: str, message: str) -> web.Response:
     )
 
 
+async def read_body(request: web.Request, limit: int) -> bytes | web.Response:
+    """The raw body, or a 413 answer when it is larger than `limit` (declared or sent)."""
+    too_large = error(413, "body_too_large", f"The body is larger than {limit} bytes.")
+    if request.content_length is not None and request.content_length > limit:
+        return too_large
+    raw = await request.content.read(limit + 1)
+    return too_large if len(raw) > limit else raw
+
+
 def authorized(request: web.Request) -> bool:
     token = request.app[SETTINGS].api_token
     header = request.headers.get("Authorization", "")
@@ -76,11 +85,9 @@ def parse_chat_request(raw: bytes) -> tuple[dict[str, object] | None, web.Respon
 async def chat(request: web.Request) -> web.Response:
     if not authorized(request):
         return error(401, "unauthorized", "Send 'Authorization: Bearer <TIEPDAN_API_TOKEN>'.")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
+    raw = await read_body(request, MAX_BODY)
+    if isinstance(raw, web.Response):
+        return raw
     chat_request, failure = parse_chat_request(raw)
     if failure is not None:
         return failure

@@ -55,7 +55,7 @@ from bot.conversation import Reply
 from bot.db import transaction
 from bot.rasa_client import RasaClient
 from bot.settings import Settings, SettingsError
-from channels.api import error
+from channels.api import error, read_body
 from channels.keys import RASA, SESSIONS, SETTINGS
 from channels.rendering import (
     DeliveryError,
@@ -470,11 +470,9 @@ async def webhook(request: web.Request) -> web.Response:
     supplied = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
     if not hmac.compare_digest(supplied, channel.config.webhook_secret.encode()):
         return error(403, "forbidden", f"Missing or wrong {SECRET_HEADER}.")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
+    raw = await read_body(request, MAX_BODY)
+    if isinstance(raw, web.Response):
+        return raw
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):

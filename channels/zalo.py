@@ -38,7 +38,7 @@ from bot.conversation import Button, Reply
 from bot.db import transaction
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from channels.api import error
+from channels.api import error, read_body
 from channels.keys import HTTP, RASA, SESSIONS, SETTINGS
 from channels.rendering import (
     DeliveryError,
@@ -547,11 +547,9 @@ ZALO = web.AppKey("zalo", ZaloChannel)
 
 async def webhook(request: web.Request) -> web.Response:
     channel = request.app[ZALO]
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY} bytes.")
+    raw = await read_body(request, MAX_BODY)
+    if isinstance(raw, web.Response):
+        return raw
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
