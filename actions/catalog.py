@@ -7,7 +7,6 @@ catalog service in `bot.catalog`, which decides what to say.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,12 +15,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language, send, settings
 from bot.calendar import VIETNAM
-from bot.catalog import Catalog, answer_unit_question, load_catalog, service_turn
+from bot.catalog import Catalog, answer_unit_question, cached_catalog, service_turn
 
 
-@lru_cache(maxsize=1)
 def catalog() -> Catalog:
-    return load_catalog(settings().catalog_dir)
+    return cached_catalog(settings().catalog_dir)
 
 
 def latest_entity(tracker: Tracker, name: str) -> str | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import lru_cache
-from pathlib import Path
 
 import aiohttp
 import aiohttp_jinja2
@@ -12,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from bot import surveys
-from bot.catalog import Catalog, load_catalog
+from bot.catalog import cached_catalog
 from bot.db import make_engine, make_session_factory
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
@@ -56,11 +54,6 @@ def setup_templates(app: web.Application) -> None:
     app.router.add_static("/static", STATIC_DIR, name="static")
 
 
-@lru_cache(maxsize=1)
-def catalog(directory: Path) -> Catalog:
-    return load_catalog(directory)
-
-
 def setup_surveys(app: web.Application) -> None:
     """Survey timing from the settings; low scores alert the unit's supervisor (catalog)."""
     settings = app[SETTINGS]
@@ -68,7 +61,7 @@ def setup_surveys(app: web.Application) -> None:
     def supervisor(unit_id: str) -> str | None:
         # Read when a low score first needs it, not at start-up (`tiepdan run` has already
         # validated the catalog).
-        unit = catalog(settings.catalog_dir).units.get(unit_id)
+        unit = cached_catalog(settings.catalog_dir).units.get(unit_id)
         return unit.supervisor if unit else None
 
     surveys.configure(surveys.SurveyPolicy.from_settings(settings), supervisor)

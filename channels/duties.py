@@ -13,7 +13,7 @@ from datetime import datetime
 from aiohttp import web
 
 from bot.calendar import VIETNAM
-from bot.catalog import load_catalog
+from bot.catalog import cached_catalog
 from bot.db import transaction
 from bot.tickets import escalate_overdue
 from channels.keys import SESSIONS, SETTINGS
@@ -25,7 +25,7 @@ INTERVAL_SECONDS = 15 * 60
 def run_escalation(app: web.Application, now: datetime | None = None) -> int:
     """One pass: returns how many tickets were escalated."""
     now = now or datetime.now(VIETNAM)
-    catalog = load_catalog(app[SETTINGS].catalog_dir)
+    catalog = cached_catalog(app[SETTINGS].catalog_dir)
 
     def supervisor(unit_id: str) -> str | None:
         unit = catalog.units.get(unit_id)

@@ -30,6 +30,7 @@ from bot.catalog.hours import OpeningStatus, next_opening, opening_status
 from bot.catalog.loader import (
     DEFAULT_DIRECTORY,
     CatalogError,
+    cached_catalog,
     check_catalog,
     load_catalog,
     main_check,
@@ -52,6 +53,7 @@ from bot.catalog.model import (
 )
 
 __all__ = [
+    "cached_catalog",
     "service_turn",
     "CATEGORY_IDS",
     "DEFAULT_DIRECTORY",

@@ -8,6 +8,7 @@ of them at once (for `tiepdan catalog check` in CI) instead of stopping at the f
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -1037,3 +1038,10 @@ def _load_holidays(data: Any, file: str, report: _Report) -> tuple[list[Holiday]
         seen[makeup.day] = at.line
         makeup_days.append(makeup)
     return holidays, makeup_days
+
+
+@functools.lru_cache(maxsize=4)
+def cached_catalog(directory: Path) -> Catalog:
+    """The catalog of `directory`, loaded (and validated) once per process; long-running
+    processes (gateway, action server) read it through this."""
+    return load_catalog(directory)
