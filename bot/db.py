@@ -31,13 +31,20 @@ Base = declarative_base(
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine tuned for the backend: SQLite gets WAL, a busy timeout and foreign keys."""
+    """An engine tuned for the backend: SQLite gets WAL, a busy timeout and foreign keys.
+
+    Statement parameters are kept out of error messages: they hold what residents wrote,
+    and a logged traceback must not."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, future=True, connect_args={"check_same_thread": False, "timeout": 15}, **kwargs
+            url,
+            future=True,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            hide_parameters=True,
+            **kwargs,
         )
 
         @event.listens_for(engine, "connect")
@@ -61,7 +68,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True, **kwargs)
+    return create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -133,8 +133,13 @@ def enqueue(
     dedupe_key: str | None = None,
     not_before: datetime | None = None,
     now: datetime | None = None,
+    hold: timedelta | None = None,
 ) -> OutboxMessage:
-    """Add a message to deliver. With a `dedupe_key` already used, returns that row instead."""
+    """Add a message to deliver. With a `dedupe_key` already used, returns that row instead.
+
+    With `hold`, the caller sends it itself right away: the row starts leased to the caller
+    for that long (no worker takes it meanwhile), and goes to the worker only if the caller
+    reports a failure or never reports (it died)."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown outbox channel {channel!r}; expected one of {CHANNELS}")
     if not text or not text.strip():
@@ -146,9 +151,9 @@ def enqueue(
         language=language,
         kind=kind,
         body=_body(text, buttons),
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=max(_utc(not_before), now) if not_before else now,
+        status=SENDING if hold else PENDING,
+        attempts=1 if hold else 0,
+        next_attempt_at=now + hold if hold else max(_utc(not_before), now) if not_before else now,
         created_at=now,
         ticket_id=ticket_id,
         dedupe_key=dedupe_key,
@@ -268,11 +273,11 @@ def mark_sent(session: Session, message_id: int, now: datetime | None = None) ->
     return message
 
 
-def backoff(attempts: int) -> timedelta:
-    """Delay before the next attempt after `attempts` failed ones: doubling from 30 s,
-    capped at 2 h, with ±25 % jitter so a channel outage does not end in a stampede."""
+def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
+    """Delay before the next attempt after `attempts` failed ones: doubling from `base`
+    (30 s), capped at 2 h, with ±25 % jitter so a channel outage does not end in a stampede."""
     exponent = max(attempts, 1) - 1
-    delay = min(BACKOFF_BASE * (2**exponent), BACKOFF_CAP)
+    delay = min(base * (2**exponent), BACKOFF_CAP)
     return delay * _jitter.uniform(0.75, 1.25)
 
 
@@ -284,6 +289,7 @@ def mark_failed(
     max_attempts: int = 8,
     *,
     retry_after: timedelta | None = None,
+    base: timedelta = BACKOFF_BASE,
 ) -> OutboxMessage:
     """This attempt failed. Retry later (back-off, or the platform's `retry_after` when it
     said so), or give up for good once `max_attempts` attempts were made."""
@@ -297,7 +303,7 @@ def mark_failed(
         message.status = FAILED
         message.last_error = f"gave up after {attempts} attempts: {error}"[:4000]
     else:
-        delay = backoff(attempts)
+        delay = backoff(attempts, base)
         if retry_after is not None:
             delay = max(delay, retry_after)
         message.status = PENDING
@@ -316,6 +322,22 @@ def mark_undeliverable(session: Session, message_id: int, reason: str) -> Outbox
         message.last_error = f"{UNDELIVERABLE}: {reason}"[:4000]
     session.flush()
     return message
+
+
+def release(
+    session: Session, message_ids: Iterable[int], not_before: datetime | None = None
+) -> None:
+    """Rows a caller held (see `enqueue`) but did not send: the worker takes them from
+    `not_before` on (now by default), in the order they were queued."""
+    ids = list(message_ids)
+    if not ids:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == SENDING)
+        .values(status=PENDING, next_attempt_at=_utc(not_before), claim_token=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def pending_count(session: Session) -> int:

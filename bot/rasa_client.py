@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+
+log = logging.getLogger(__name__)
+
+# Called with (sender_id, text, metadata, nlu) after each answered message when Rasa returns
+# its NLU result; `nlu` is {"intent", "confidence", "ranking", "language", "replies"} (the
+# texts Rasa answered with). Must be quick: it runs before the resident gets the answer.
+NluObserver = Callable[[str, str, dict[str, Any], dict[str, Any]], None]
+NLU_OBSERVERS: list[NluObserver] = []
 
 
 class RasaUnavailable(RuntimeError):
@@ -24,17 +34,36 @@ class RasaClient:
     async def send_message(
         self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """One user message through the REST channel; returns Rasa's bot messages."""
+        """One user message through the REST channel; returns Rasa's bot messages.
+
+        With NLU observers registered (the trainers' inbox), Rasa is asked to return what it
+        understood of the message too (bot.trainer.rasa_channel) and each observer is told.
+        """
         payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         try:
             async with self.http.post(
-                f"{self.base_url}/webhooks/rest/webhook", json=payload, timeout=self.timeout
+                f"{self.base_url}/webhooks/rest/webhook",
+                params={"nlu": "1"} if NLU_OBSERVERS else None,
+                json=payload,
+                timeout=self.timeout,
             ) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
-                return await response.json()
+                body = await response.json()
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+        if not isinstance(body, dict):  # Rasa's plain REST channel: the messages alone
+            return body
+        nlu = body.get("nlu")
+        messages = list(body.get("messages") or [])
+        if isinstance(nlu, dict):
+            seen = {**nlu, "replies": [str(m.get("text") or "") for m in messages]}
+            for observer in NLU_OBSERVERS:
+                try:
+                    observer(sender_id, text, metadata or {}, seen)
+                except Exception:  # an observer never costs the resident the answer
+                    log.exception("NLU observer %r failed", observer)
+        return messages
 
     async def status(self) -> dict[str, Any]:
         """Rasa's /status (needs the token): proves the API is up and a model is loaded."""

@@ -26,7 +26,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import attachments, outbox
 from bot.db import transaction
-from channels.keys import SESSIONS
+from channels.keys import SESSIONS, SETTINGS
 from channels.rendering import (
     DeliveryError,
     MessageRejected,
@@ -65,12 +65,14 @@ class OutboxWorker:
         batch: int = BATCH,
         lease_seconds: int = LEASE_SECONDS,
         max_attempts: int = MAX_ATTEMPTS,
+        retry_base: timedelta = outbox.BACKOFF_BASE,
     ) -> None:
         self.sessions = sessions
         self.senders = dict(senders)
         self.batch = batch
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
+        self.retry_base = retry_base
         self._in_flight: set[int] = set()
 
     async def run(self, interval: float = INTERVAL) -> None:
@@ -175,6 +177,7 @@ class OutboxWorker:
                 now,
                 self.max_attempts,
                 retry_after=retry_after,
+                base=self.retry_base,
             )
             if row.status == outbox.FAILED:
                 log.error("outbox %s: given up: %s", message_id, row.last_error)
@@ -222,7 +225,8 @@ def setup_worker(app: web.Application) -> None:
             log.info("Outbox worker is off: neither Telegram nor Zalo is configured.")
             yield
             return
-        app[OUTBOX_WORKER] = OutboxWorker(app[SESSIONS], senders)
+        retry_base = timedelta(seconds=app[SETTINGS].outbox_retry_seconds)
+        app[OUTBOX_WORKER] = OutboxWorker(app[SESSIONS], senders, retry_base=retry_base)
         task = asyncio.create_task(app[OUTBOX_WORKER].run())
         log.info("Outbox worker delivers to: %s", ", ".join(sorted(senders)))
         yield

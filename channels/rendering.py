@@ -10,17 +10,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from bot import attachments, outbox
-from bot.conversation import Button, Reply, accept, answer, resident_language
+from bot import attachments, conversation, outbox
+from bot.conversation import (
+    BUSY,
+    Button,
+    Reply,
+    StoredForLater,
+    accept,
+    answer,
+    resident_language,
+)
 from bot.db import transaction
 from bot.rasa_client import RasaClient
+from bot.text import resident_text
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +72,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "vi": "Dạ, lựa chọn này đã hết hạn. Anh/chị nhắn lại giúp em ạ.",
         "en": "This choice has expired. Please type your message instead.",
     },
+    "slow_down": {
+        "vi": "Dạ, anh/chị gửi tin nhắn nhanh quá nên em chưa kịp xử lý. Anh/chị chờ khoảng "
+        "một phút rồi nhắn lại giúp em ạ.",
+        "en": "You are sending messages faster than I can handle. Please wait about a minute "
+        "and write again.",
+    },
     "greeting": {
         "vi": "Dạ, Tiếp Dân xin chào anh/chị! Em là trợ lý tự động: em giúp anh/chị hỏi thủ tục, "
         "gửi phản ánh và theo dõi kết quả xử lý. Anh/chị cần gì cứ nhắn em ạ. "
@@ -71,6 +87,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "(Anh/chị có thể nhắn tiếng Việt.)",
     },
 }
+
+
+SLOW_DOWN_NOTICE_EVERY = 60.0
 
 
 def phrase(key: str, language: str | None) -> str:
@@ -252,6 +271,10 @@ class PushChannel:
         self.uploads_dir = uploads_dir
         self.tasks = BackgroundTasks(self.channel)
         self._locks: dict[str | None, asyncio.Lock] = {}
+        # Seconds a resident must wait before sending again (channels.ratelimit); no limit
+        # until the gateway sets it.
+        self.sender_wait: Callable[[str], float] = lambda _sender: 0.0
+        self._slowed: dict[str, float] = {}
 
     # Subclasses say who an update is from and what to do with it.
     def sender_of(self, data: dict[str, Any]) -> str | None:
@@ -261,7 +284,9 @@ class PushChannel:
         raise NotImplementedError
 
     async def accept_update(self, external_id: str, data: dict[str, Any]) -> bool:
-        """Store the update and start handling it; False for a re-delivery."""
+        """Store the update and start handling it; False for a re-delivery. When the
+        database cannot take it in time, the update goes to the spool (the recovery worker
+        hands it back through `import_spooled`) and the resident is told "busy, recorded"."""
 
         def record() -> bool:
             with transaction(self.sessions) as session:
@@ -273,10 +298,62 @@ class PushChannel:
                     payload=data,
                 )
 
-        stored = await asyncio.to_thread(record)
+        policy = conversation.POLICY  # set at start-up
+        try:
+            if policy.spool is not None and policy.spool.has_entries():
+                # Earlier messages wait in the spool: this one queues behind them.
+                raise conversation.SpoolFirst()
+            stored = await asyncio.wait_for(asyncio.to_thread(record), policy.store_timeout)
+        except (SQLAlchemyError, asyncio.TimeoutError, conversation.SpoolFirst) as error:
+            if policy.spool is None:
+                raise
+            log.warning("%s: database unavailable (%r); update spooled", self.channel, error)
+            entry = {"kind": "update", "channel": self.channel, "external_id": external_id}
+            await asyncio.to_thread(policy.spool.put, {**entry, "payload": data})
+            if policy.wake is not None:
+                policy.wake()
+            sender_id = self.sender_of(data)
+            if sender_id is not None:
+                self.tasks.spawn(self.say_busy(sender_id, self.language_hint_of(data)))
+            return True
         if stored:
             self.tasks.spawn(self.process(external_id, data))
         return stored
+
+    async def import_spooled(self, external_id: str, data: dict[str, Any]) -> None:
+        """An update spooled while the database was unavailable, handled now. One whose
+        write went through after all but was never handled is handled too."""
+
+        def record() -> bool:
+            with transaction(self.sessions) as session:
+                if attachments.record_update(
+                    session,
+                    channel=self.channel,
+                    external_id=external_id,
+                    sender_id=self.sender_of(data),
+                    payload=data,
+                ):
+                    return True
+                pending = attachments.unprocessed_updates(
+                    session, self.channel, self.recover_within
+                )
+                return any(update.external_id == external_id for update in pending)
+
+        if await asyncio.to_thread(record):
+            self.tasks.spawn(self.process(external_id, data))
+
+    def language_hint_of(self, data: dict[str, Any]) -> str | None:
+        """The platform's language tag of an update, when it has one."""
+        return None
+
+    async def say_busy(self, sender_id: str, hint: str | None) -> None:
+        """The busy reply, sent without the database (it is the one that is down)."""
+        try:
+            await self.sender.deliver(sender_id, Reply(BUSY["en" if hint == "en" else "vi"]))
+        except DeliveryError as exc:
+            log.warning(
+                "%s: could not tell %s the system is busy: %s", self.channel, sender_id, exc
+            )
 
     async def recover(self) -> int:
         """Handle again the updates a stop interrupted (accepted, never finished)."""
@@ -324,15 +401,25 @@ class PushChannel:
     ) -> None:
         """One message to Rasa and its replies back; `said` is what the message log keeps
         when Rasa reads something else (a button's title while its payload goes to Rasa)."""
-        message_id = await accept(
-            self.sessions,
-            channel=self.channel,
-            sender_id=sender_id,
-            text=said or text,
-            language_hint=hint,
-            external_id=external_id,
-            resume=True,
-        )
+        if self.sender_wait(sender_id):
+            await self.slow_down(sender_id, hint)
+            return
+        text = resident_text(text, strict=False)  # never a control character or bad Unicode
+        said = resident_text(said, strict=False) if said else None
+        try:
+            message_id = await accept(
+                self.sessions,
+                channel=self.channel,
+                sender_id=sender_id,
+                text=said or text,
+                language_hint=hint,
+                external_id=external_id,
+                resume=True,
+                rasa_text=text,
+            )
+        except StoredForLater:
+            await self.say_busy(sender_id, hint)
+            return
         if message_id is None:
             return
         outcome = await answer(
@@ -343,8 +430,26 @@ class PushChannel:
             sender_id=sender_id,
             text=text,
             language_hint=hint,
+            hold_replies=True,
         )
-        await self.send_replies(sender_id, outcome.replies, hint)
+        if outcome.outbox_ids is not None:
+            await self.send_held(sender_id, outcome.replies, outcome.outbox_ids)
+        else:
+            await self.send_replies(sender_id, outcome.replies, hint)
+
+    async def slow_down(self, sender_id: str, hint: str | None) -> None:
+        """Over the per-resident limit: the message is dropped (a flood, not a person typing)
+        and the resident is told once a minute, not once per dropped message."""
+        log.warning(
+            "%s: %s is over the message rate limit; message dropped", self.channel, sender_id
+        )
+        now = time.monotonic()
+        if now - self._slowed.get(sender_id, -SLOW_DOWN_NOTICE_EVERY) < SLOW_DOWN_NOTICE_EVERY:
+            return
+        if len(self._slowed) > 10_000:
+            self._slowed.clear()
+        self._slowed[sender_id] = now
+        await self.say(sender_id, "slow_down", hint)
 
     async def language(self, sender_id: str, hint: str | None) -> str:
         def find() -> str:
@@ -379,6 +484,52 @@ class PushChannel:
                 )
                 return
 
+    async def send_held(
+        self, sender_id: str, replies: list[Reply], outbox_ids: list[int | None]
+    ) -> None:
+        """Send an answer whose replies are already in the outbox, held for us: each one sent
+        is marked sent; from the first that fails, the outbox worker takes over, in order.
+        Should the gateway stop in between, the worker sends what is left when the hold
+        ends, so no reply is lost."""
+        for position, (reply, row) in enumerate(zip(replies, outbox_ids, strict=True)):
+            try:
+                await self.sender.deliver(sender_id, reply)
+            except RecipientUnreachable as exc:
+                log.info("%s: %s cannot be reached: %s", self.channel, sender_id, exc)
+                await asyncio.to_thread(self._give_up, sender_id, outbox_ids[position:], str(exc))
+                return
+            except MessageRejected as exc:
+                log.error("%s refused a reply to %s: %s", self.channel, sender_id, exc)
+                if row is not None:
+                    await asyncio.to_thread(self._undeliverable, [row], str(exc))
+                continue
+            except DeliveryError as exc:
+                log.warning("%s: reply to %s left to the outbox: %s", self.channel, sender_id, exc)
+                delay = exc.retry_after if isinstance(exc, RateLimited) else 0.0
+                await asyncio.to_thread(self._release, outbox_ids[position:], delay)
+                return
+            if row is not None:
+                await asyncio.to_thread(self._sent, row)
+
+    def _sent(self, row: int) -> None:
+        with transaction(self.sessions) as session:
+            outbox.mark_sent(session, row)
+
+    def _release(self, rows: list[int | None], delay: float) -> None:
+        not_before = attachments.utcnow() + timedelta(seconds=delay)
+        with transaction(self.sessions) as session:
+            outbox.release(session, [row for row in rows if row is not None], not_before)
+
+    def _undeliverable(self, rows: list[int | None], reason: str) -> None:
+        with transaction(self.sessions) as session:
+            for row in rows:
+                if row is not None:
+                    outbox.mark_undeliverable(session, row, reason)
+
+    def _give_up(self, sender_id: str, rows: list[int | None], reason: str) -> None:
+        self.record_blocked(sender_id, reason)
+        self._undeliverable(rows, reason)
+
     def _queue(self, sender_id: str, replies: list[Reply], language: str, delay: float) -> None:
         not_before = attachments.utcnow() + timedelta(seconds=delay) if delay else None
         with transaction(self.sessions) as session:
@@ -404,6 +555,14 @@ class PushChannel:
     def unblock(self, sender_id: str) -> None:
         with transaction(self.sessions) as session:
             attachments.unblock(session, self.channel, sender_id)
+
+    async def unblock_soon(self, sender_id: str) -> None:
+        """A resident who writes is reachable again; not worth keeping them waiting for a
+        slow database (the write goes on, or is done at their next message)."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.unblock, sender_id), 1.0)
+        except (asyncio.TimeoutError, SQLAlchemyError) as error:
+            log.warning("%s: could not mark %s reachable yet: %r", self.channel, sender_id, error)
 
     async def keep_photo(
         self, sender_id: str, data: bytes, name: str | None, external_id: str, hint: str | None

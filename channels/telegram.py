@@ -26,6 +26,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from bot.rasa_client import RasaClient
 from bot.settings import Settings, SettingsError
 from channels.api import error, read_body
 from channels.keys import RASA, SESSIONS, SETTINGS
+from channels.ratelimit import sender_wait
 from channels.rendering import (
     DeliveryError,
     MessageRejected,
@@ -257,6 +259,13 @@ class TelegramChannel(PushChannel):
         chat = _chat_id(data)
         return f"tg:{chat}" if chat is not None else None
 
+    def language_hint_of(self, data: dict[str, Any]) -> str | None:
+        for key in ("message", "edited_message", "callback_query"):
+            user = (data.get(key) or {}).get("from") or {}
+            if user:
+                return language_from_code(user.get("language_code"))
+        return None
+
     async def dispatch(self, data: dict[str, Any], external_id: str) -> None:
         update = Update.de_json(data, self.bot)
         if update.callback_query is not None:
@@ -272,7 +281,7 @@ class TelegramChannel(PushChannel):
             return
         sender_id = f"tg:{message.chat.id}"
         hint = language_from_code(message.from_user.language_code if message.from_user else None)
-        await asyncio.to_thread(self.unblock, sender_id)
+        await self.unblock_soon(sender_id)
         if message.text:
             await self.converse(sender_id, _command(message.text), hint, update_id)
         elif message.photo or message.document:
@@ -475,7 +484,7 @@ async def webhook(request: web.Request) -> web.Response:
         return raw
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, a 5,000-digit number
         return error(400, "malformed_json", "The body is not a JSON Telegram update.")
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return error(400, "invalid_update", "A Telegram update needs an integer update_id.")
@@ -519,6 +528,7 @@ def setup_channel(app: web.Application) -> None:
         )
         sender = TelegramSender(bot, app[SESSIONS])
         channel = TelegramChannel(config, bot, sender, app[SESSIONS], app[RASA])
+        channel.sender_wait = partial(sender_wait, app)
         app[TELEGRAM] = channel
         if config.polling:
             log.info("Telegram channel is on (long polling).")

@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from channels.api import error, read_body
 from channels.keys import HTTP, RASA, SESSIONS, SETTINGS
+from channels.ratelimit import sender_wait
 from channels.rendering import (
     DeliveryError,
     MessageRejected,
@@ -434,13 +436,13 @@ class ZaloChannel(PushChannel):
             return
         message = data.get("message") if isinstance(data.get("message"), dict) else {}
         if event == "follow":
-            await asyncio.to_thread(self.unblock, sender_id)
+            await self.unblock_soon(sender_id)
             await self.send_replies(sender_id, [Reply(phrase("greeting", "vi"))], "vi")
             return
         if event == "unfollow":
             await asyncio.to_thread(self.record_blocked, sender_id, "unfollowed the OA")
             return
-        await asyncio.to_thread(self.unblock, sender_id)
+        await self.unblock_soon(sender_id)
         if event == "user_send_image":
             await self.on_image(sender_id, message, external_id)
         elif event == "user_send_location":
@@ -552,7 +554,7 @@ async def webhook(request: web.Request) -> web.Response:
         return raw
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, a 5,000-digit number
         return error(400, "malformed_json", "The body is not a JSON Zalo event.")
     if not isinstance(data, dict):
         return error(400, "invalid_event", "A Zalo event is a JSON object.")
@@ -606,6 +608,7 @@ def setup_channel(app: web.Application) -> None:
         await tokens.start()
         sender = ZaloSender(config, tokens, app[HTTP])
         channel = ZaloChannel(config, sender, app[SESSIONS], app[RASA], app[HTTP])
+        channel.sender_wait = partial(sender_wait, app)
         app[ZALO] = channel
         log.info("Zalo channel is on: webhook %s", app[SETTINGS].public_base_url + WEBHOOK_PATH)
         refresher = asyncio.create_task(tokens.keep_fresh())

@@ -1,6 +1,7 @@
 """A fake Telegram Bot API server: answers python-telegram-bot's calls the way Telegram does,
-records them, serves files, and can be told to fail (429 with retry_after, 403, 500) or to
-be down (connections dropped).
+records them, serves files, and can be told to fail (429 with retry_after, 403, 500), to be
+down (connections dropped) or to hang (no answer for a while, then the call is dropped
+undelivered, as when Telegram times out).
 
     api = FakeTelegram(token); await api.start()
     Bot(token, base_url=api.base_url, base_file_url=api.base_file_url)
@@ -27,6 +28,10 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int
+    # What Telegram answered (the sent message, for sendMessage).
+    result: Any = None
+    # When the call arrived (time.monotonic()).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -45,16 +50,18 @@ class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     _failures: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
+    _hangs: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _message_id: int = 500
     _server: TestServer | None = None
 
     # -- control ---------------------------------------------------------------------------
 
-    async def start(self) -> FakeTelegram:
+    async def start(self, port: int = 0) -> FakeTelegram:
+        """Listen on `port` (a free one when 0)."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.*}", self._file)
-        self._server = TestServer(app)
+        self._server = TestServer(app, port=port or None)
         await self._server.start_server()
         return self
 
@@ -93,6 +100,11 @@ class FakeTelegram:
         for _ in range(times):
             self._failures[method].append(Failure(status, description, retry_after))
 
+    def hang(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` get no answer for `seconds`, then their
+        connection is dropped and nothing is delivered (Telegram timing out)."""
+        self._hangs[method].extend([seconds] * times)
+
     def add_file(self, file_id: str, content: bytes, path: str = "photos/file_1.jpg") -> None:
         self.files[file_id] = (path, content)
 
@@ -108,6 +120,22 @@ class FakeTelegram:
     def texts(self, chat_id: int | None = None) -> list[str]:
         return [p["text"] for p in self.sent() if chat_id is None or p.get("chat_id") == chat_id]
 
+    def messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The messages sent to a chat as the resident sees them: id, text, buttons."""
+        return [
+            {
+                "message_id": call.result["message_id"],
+                "text": call.params.get("text", ""),
+                "buttons": [
+                    (button["text"], button["callback_data"])
+                    for row in (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
+                    for button in row
+                ],
+            }
+            for call in self.calls_to("sendMessage")
+            if call.status == 200 and call.params.get("chat_id") == chat_id
+        ]
+
     # -- the API ---------------------------------------------------------------------------
 
     async def _method(self, request: web.Request) -> web.Response:
@@ -122,6 +150,13 @@ class FakeTelegram:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=502)
+        hangs = self._hangs.get(method)
+        if hangs:
+            await asyncio.sleep(hangs.popleft())
+            self.calls.append(Call(method, params, 0))
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=504)
         queued = self._failures.get(method)
         if queued:
             failure = queued.popleft()
@@ -143,7 +178,7 @@ class FakeTelegram:
     def _answer(
         self, method: str, params: dict[str, Any], status: int, body: dict[str, Any]
     ) -> web.Response:
-        self.calls.append(Call(method, params, status))
+        self.calls.append(Call(method, params, status, body.get("result")))
         return web.json_response(body, status=status)
 
     def _message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:

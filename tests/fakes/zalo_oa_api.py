@@ -1,5 +1,6 @@
 """A fake Zalo OA API server (customer-service messages, OAuth token refresh, image files)
-and a helper that signs webhook events the way Zalo does.
+that can be told to fail or to hang, and a helper that signs webhook events the way Zalo
+does.
 
     api = FakeZalo(); await api.start()
     settings: ZALO_API_BASE_URL = ZALO_OAUTH_BASE_URL = api.base_url
@@ -7,6 +8,7 @@ and a helper that signs webhook events the way Zalo does.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -35,6 +37,8 @@ class FakeZalo:
     images: dict[str, bytes] = field(default_factory=dict)
     # Error codes (in a 200 body) or HTTP statuses (>= 400) for the next sends.
     _answers: deque[int] = field(default_factory=deque)
+    # Seconds the next sends get no answer for (then dropped undelivered: Zalo timing out).
+    _hangs: deque[float] = field(default_factory=deque)
     _server: TestServer | None = None
 
     async def start(self) -> FakeZalo:
@@ -62,6 +66,10 @@ class FakeZalo:
         """The next sends answer these Zalo error codes (negative) or HTTP statuses."""
         self._answers.extend(codes)
 
+    def hang_next(self, seconds: float, times: int = 1) -> None:
+        """The next `times` sends get no answer for `seconds`, then nothing is delivered."""
+        self._hangs.extend([seconds] * times)
+
     @property
     def messages(self) -> list[dict[str, Any]]:
         """Bodies of the messages Zalo accepted."""
@@ -77,6 +85,12 @@ class FakeZalo:
     async def _send(self, request: web.Request) -> web.Response:
         token = request.headers.get("access_token", "")
         body = await request.json()
+        if self._hangs:
+            await asyncio.sleep(self._hangs.popleft())
+            self.attempts.append((token, body, 504))
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=504)
         if self._answers:
             code = self._answers.popleft()
             if code >= 400:

@@ -3,6 +3,7 @@ Zalo servers, and a gateway started with settings pointing at them."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class RasaStandIn:
         {"recipient_id": body["sender"], "text": "Dạ, em chào anh/chị."}
     ]
     down: bool = False
+    # Seconds Rasa takes to answer (a busy model).
+    delay: float = 0.0
     port: int = 0
 
     def messages(self, sender: str | None = None) -> list[str]:
@@ -47,6 +50,7 @@ async def rasa() -> AsyncIterator[RasaStandIn]:
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.json()
+        await asyncio.sleep(stand_in.delay)
         if stand_in.down:
             return web.Response(status=500)
         stand_in.received.append(body)

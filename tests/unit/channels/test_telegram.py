@@ -14,9 +14,12 @@ from sqlalchemy import func, select
 
 from bot import attachments, messages
 from bot.attachments import BlockedRecipient, ChannelUpdate, PendingAttachment
+from bot.conversation import Reply
 from bot.db import transaction
 from bot.outbox import OutboxMessage
+from channels import telegram
 from channels.keys import SESSIONS
+from channels.telegram import TELEGRAM
 from tests.fakes.telegram_bot_api import (
     callback_update,
     document_update,
@@ -42,6 +45,16 @@ async def gateway(start_gateway, telegram_api):
 def count(gateway, model) -> int:
     with gateway.session() as session:
         return session.scalar(select(func.count()).select_from(model))
+
+
+def awaiting_retry(gateway) -> int:
+    """Outbox rows the worker would still send (an answer's replies are recorded there too)."""
+    with gateway.session() as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status.in_(("pending", "sending")))
+        )
 
 
 async def eventually(check, timeout: float = 5.0) -> None:
@@ -74,7 +87,7 @@ async def test_text_reaches_rasa_as_the_chat_with_the_residents_language(
         {
             "sender": f"tg:{CHAT}",
             "message": "no water",
-            "metadata": {"lang": "en", "channel": "telegram"},
+            "metadata": {"lang": "en", "channel": "telegram", "inbound_id": 1},
         }
     ]
     assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
@@ -345,7 +358,7 @@ async def test_429_is_waited_out_and_the_message_delivered_once(
     statuses = [call.status for call in telegram_api.calls_to("sendMessage")]
     assert statuses == [429, 200]
     assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
-    assert count(gateway, OutboxMessage) == 0
+    assert awaiting_retry(gateway) == 0
 
 
 async def test_resident_who_blocked_the_bot_is_recorded_and_unblocked_when_writing_again(
@@ -358,7 +371,7 @@ async def test_resident_who_blocked_the_bot_is_recorded_and_unblocked_when_writi
         (blocked,) = session.scalars(select(BlockedRecipient)).all()
     assert (blocked.channel, blocked.recipient) == ("telegram", f"tg:{CHAT}")
     assert "blocked" in blocked.reason
-    assert count(gateway, OutboxMessage) == 0  # not retried
+    assert awaiting_retry(gateway) == 0  # not retried
 
     await gateway.post_update(text_update(2, CHAT, "em bỏ chặn rồi"))
     await gateway.settle()
@@ -468,3 +481,65 @@ def test_polling_flag_of_the_gateway_command_turns_polling_on(monkeypatch, tmp_p
     monkeypatch.setattr(entry.web, "run_app", lambda app, **kwargs: None)
     entry.main(["--telegram-polling"])
     assert started["settings"].extra["TELEGRAM_POLLING"] == "1"
+
+
+async def test_the_webhook_answers_before_rasa_has(gateway, rasa, telegram_api) -> None:
+    rasa.delay = 3.0  # a busy model
+    started = time.monotonic()
+    status, _ = await gateway.post_update(text_update(1, CHAT, "xin chào"))
+    answered_after = time.monotonic() - started
+    assert status == 200 and answered_after < rasa.delay
+    assert telegram_api.texts(CHAT) == []  # the reply comes later
+    await gateway.settle()
+    assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
+
+
+async def test_each_chat_gets_about_one_message_a_second_without_holding_up_others(
+    gateway, telegram_api
+) -> None:
+    sender = gateway.app[TELEGRAM].sender
+    other = CHAT + 1
+    started = time.monotonic()
+    await asyncio.gather(
+        *(sender.deliver(f"tg:{CHAT}", Reply(f"tin {n}")) for n in range(5)),
+        *(sender.deliver(f"tg:{other}", Reply(f"other {n}")) for n in range(2)),
+    )
+
+    def arrivals(chat: int) -> list[float]:
+        calls = telegram_api.calls_to("sendMessage")
+        return sorted(c.at - started for c in calls if c.params["chat_id"] == chat)
+
+    busy, quiet = arrivals(CHAT), arrivals(other)
+    assert len(busy) == 5 and len(quiet) == 2
+    # A burst of three, then one a second.
+    assert busy[3] >= 0.95 and busy[4] >= 1.95
+    # The other resident did not wait behind the busy chat.
+    assert quiet[-1] < busy[3]
+
+
+async def test_many_chats_together_stay_within_thirty_messages_a_second(
+    gateway, telegram_api
+) -> None:
+    sender = gateway.app[TELEGRAM].sender
+    started = time.monotonic()
+    await asyncio.gather(*(sender.deliver(f"tg:{9000 + n}", Reply("Dạ.")) for n in range(45)))
+    times = sorted(c.at - started for c in telegram_api.calls_to("sendMessage"))
+    assert len(times) == 45
+    # A burst of thirty, then thirty a second: the last fifteen take half a second.
+    assert times[-1] >= 0.45
+
+
+async def test_set_webhook_retries_with_growing_delays_and_honours_retry_after(
+    start_gateway, telegram_api, monkeypatch
+) -> None:
+    monkeypatch.setattr(telegram, "RETRY_FIRST_DELAY", 0.2)
+    monkeypatch.setattr(telegram, "RETRY_MAX_DELAY", 5.0)
+    telegram_api.fail("setWebhook", 500, times=3)
+    telegram_api.fail("setWebhook", 429, retry_after=2)
+    await start_gateway(telegram_settings(telegram_api))
+    await eventually(lambda: telegram_api.sent("setWebhook"), timeout=15)
+    calls = telegram_api.calls_to("setWebhook")
+    assert [c.status for c in calls] == [500, 500, 500, 429, 200]
+    gaps = [later.at - earlier.at for earlier, later in zip(calls, calls[1:], strict=False)]
+    # 0.2 s, 0.4 s, 0.8 s, then the 2 s Telegram asked for.
+    assert gaps[0] >= 0.18 and gaps[1] >= 0.38 and gaps[2] >= 0.78 and gaps[3] >= 1.95
