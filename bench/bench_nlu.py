@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 def newest_model() -> Path | None:
     candidates = [
-        *ROOT.joinpath("models").glob("*.tar.gz"),
+        *ROOT.joinpath("models").glob("tiepdan-*.tar.gz"),  # not the stock baseline
         *ROOT.joinpath("var", "nlu-eval-models").glob("ours-*.tar.gz"),
     ]
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None

@@ -610,3 +610,91 @@ def quiet_rasa() -> None:
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
     setup_tf_environment()
+
+
+# ---------------------------------------------------------------- release figures
+
+
+def pooled_figures(predictions: dict[str, list[Prediction]]) -> dict[str, Any]:
+    """The figures a release is judged on: macro-F1 and per-intent F1 over every held-out
+    set together, plus each set's own macro-F1."""
+    pooled = [p for ps in predictions.values() for p in ps]
+    if not pooled:
+        raise RuntimeError("the held-out sets are empty; nothing to score the model on")
+    scores = intent_scores(pooled)
+    return {
+        "macro_f1": round(scores["macro_f1"], 4),
+        "accuracy": round(scores["accuracy"], 4),
+        "per_intent_f1": scores["per_intent_f1"],
+        "sets": {
+            name: round(intent_scores(ps)["macro_f1"], 4) for name, ps in predictions.items() if ps
+        },
+        "n": len(pooled),
+    }
+
+
+def held_out_figures(model: Path, tests_dir: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Score a model file (full or NLU-only) on tests/nlu/*.yml, cached by file identity."""
+    cache = None
+    if cache_dir is not None:
+        stat = model.stat()
+        digest = hashlib.sha256(
+            f"{model.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+        ).hexdigest()[:16]
+        cache = cache_dir / f"{model.name}-{digest}.json"
+        if cache.exists():
+            return json.loads(cache.read_text())
+    quiet_rasa()
+    sets = {
+        name: load_examples(tests_dir / f"{name}.yml")
+        for name in TEST_SETS
+        if (tests_dir / f"{name}.yml").exists()
+    }
+    if not sets:
+        raise FileNotFoundError(f"No held-out sets found in {tests_dir}.")
+    figures = pooled_figures(parse_all(model, sets))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(figures))
+    return figures
+
+
+def cross_validate(
+    config: Path, data_dir: Path, out_dir: Path, root: Path, folds: int = 5
+) -> dict[str, Any]:
+    """`rasa test nlu --cross-validation`: per-intent F1 averaged over the folds (slow: it
+    trains `folds` models). Returns {"macro_f1", "per_intent_f1", "report"}."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = out_dir / "cross-validation.log"
+    command = [
+        sys.executable, "-m", "rasa", "test", "nlu",
+        "--nlu", str(data_dir),
+        "--config", str(config),
+        "--cross-validation", "--folds", str(folds),
+        "--out", str(out_dir),
+        "--no-plot",
+    ]  # fmt: skip
+    print(f"Cross-validation with {folds} folds (trains {folds} models); log: {log}", flush=True)
+    with log.open("w") as output:
+        completed = subprocess.run(
+            command, cwd=root, env=rasa_environment(), stdout=output, stderr=subprocess.STDOUT
+        )
+    report_path = out_dir / "intent_report.json"
+    if completed.returncode != 0 or not report_path.exists():
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+        raise RuntimeError(f"Cross-validation failed (exit {completed.returncode}):\n{tail}")
+    report = json.loads(report_path.read_text())
+    per_intent = {
+        name: round(float(values["f1-score"]), 4)
+        for name, values in report.items()
+        if isinstance(values, dict) and "f1-score" in values and name not in AVERAGES
+    }
+    macro = report.get("macro avg", {}).get("f1-score")
+    return {
+        "macro_f1": round(float(macro), 4) if macro is not None else None,
+        "per_intent_f1": per_intent,
+        "report": str(report_path),
+    }
+
+
+AVERAGES = {"micro avg", "macro avg", "weighted avg", "accuracy"}
