@@ -1,8 +1,9 @@
-"""Tables of the console: staff accounts and the append-only audit log."""
+"""Tables of the console: staff accounts, the append-only audit log, and what supervisors
+did about escalations."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Text, UniqueConstraint
 
 from bot.db import Base
 
@@ -39,3 +40,20 @@ class AuditEntry(Base):
     action = Column(String(64), nullable=False)
     target = Column(String(128), nullable=True)
     detail = Column(Text, nullable=True)
+
+
+class EscalationAck(Base):
+    """What a supervisor did about one escalation: an overdue ticket (kind "overdue", the
+    ticket's id) or a low survey score (kind "low_score", the survey's id). Absent = new."""
+
+    __tablename__ = "escalation_ack"
+    __table_args__ = (UniqueConstraint("kind", "ref_id"),)
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)
+    ref_id = Column(Integer, nullable=False)
+    acknowledged_by = Column(String(64), nullable=True)
+    acknowledged_at = Column(DateTime, nullable=True)
+    handled_by = Column(String(64), nullable=True)
+    handled_at = Column(DateTime, nullable=True)
+    note = Column(Text, nullable=True)

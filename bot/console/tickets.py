@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.calendar import VIETNAM
 from bot.outbox import _utc
 from bot.tickets import OPEN_STATUSES, Ticket, TicketEvent, TicketNotFound, get_ticket
 
@@ -50,6 +51,13 @@ class TicketPage:
     pages: int
 
 
+def local_midnight_utc(day: date) -> datetime:
+    """The start of a day in Vietnam, as the naive UTC the tables store (dates staff pick
+    are local dates)."""
+    start = datetime.combine(day, time.min, tzinfo=VIETNAM)
+    return start.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def list_tickets(session: Session, viewer: Viewer, wanted: TicketFilter, today: date) -> TicketPage:
     query = select(Ticket)
     if viewer.role != "admin":
@@ -65,12 +73,11 @@ def list_tickets(session: Session, viewer: Viewer, wanted: TicketFilter, today: 
     if wanted.overdue:
         query = query.where(Ticket.due_at < today, Ticket.status.in_(sorted(OPEN_STATUSES)))
     if wanted.created_from:
-        query = query.where(
-            Ticket.created_at >= datetime.combine(wanted.created_from, datetime.min.time())
-        )
+        query = query.where(Ticket.created_at >= local_midnight_utc(wanted.created_from))
     if wanted.created_to:
-        end = datetime.combine(wanted.created_to + timedelta(days=1), datetime.min.time())
-        query = query.where(Ticket.created_at < end)
+        query = query.where(
+            Ticket.created_at < local_midnight_utc(wanted.created_to + timedelta(days=1))
+        )
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, wanted.page), pages)

@@ -7,11 +7,11 @@ import base64
 import csv
 import html
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bot.reports.figures import Report, Summary
 
@@ -65,37 +65,142 @@ class Names:
 
 
 # ---- formatting ----------------------------------------------------------------------
+# Vietnamese writes 1.234,5; English 1,234.5. The report is Vietnamese; the console follows
+# the reader's language.
 
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %".replace(".", ",")
+def _decimal(text: str, lang: str) -> str:
+    if lang == "en":
+        return text
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
-def num(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}f}".replace(".", ",")
+def pct(value: float | None, lang: str = "vi") -> str:
+    if value is None:
+        return "—"
+    return _decimal(f"{value * 100:.1f}", lang) + (" %" if lang != "en" else "%")
 
 
-def hours(value: float | None) -> str:
+def num(value: float | None, digits: int = 1, lang: str = "vi") -> str:
+    return "—" if value is None else _decimal(f"{value:.{digits}f}", lang)
+
+
+def count(value: int | None, lang: str = "vi") -> str:
+    return "—" if value is None else _decimal(f"{value:,}", lang)
+
+
+def hours(value: float | None, lang: str = "vi") -> str:
     if value is None:
         return "—"
     if value < 48:
-        return f"{num(value)} giờ"
-    return f"{num(value / 24)} ngày"
+        return f"{num(value, lang=lang)} " + ("h" if lang == "en" else "giờ")
+    return f"{num(value / 24, lang=lang)} " + ("days" if lang == "en" else "ngày")
 
 
 def local(moment: datetime | None) -> str:
     return "" if moment is None else f"{moment + VIETNAM_OFFSET:%d/%m/%Y %H:%M}"
 
 
-def _trend(now: float | None, before: float | None, *, higher_is_better: bool = True) -> str:
+def trend(
+    now: float | None, before: float | None, *, higher_is_better: bool = True
+) -> tuple[str, str]:
+    """The arrow against the previous period and whether that is good: ("▲", "good")."""
     if now is None or before is None:
-        return '<span class="flat">—</span>'
+        return "—", "flat"
     delta = now - before
     if abs(delta) < 1e-9:
-        return '<span class="flat">= </span>'
+        return "=", "flat"
     good = (delta > 0) == higher_is_better
-    arrow = "▲" if delta > 0 else "▼"
-    return f'<span class="{"good" if good else "bad"}">{arrow}</span>'
+    return ("▲" if delta > 0 else "▼"), ("good" if good else "bad")
+
+
+def _trend(now: float | None, before: float | None, *, higher_is_better: bool = True) -> str:
+    arrow, mood = trend(now, before, higher_is_better=higher_is_better)
+    return f'<span class="{mood}">{arrow if arrow != "=" else "= "}</span>'
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of a period's summary, named and formatted once for every output (the HTML
+    report, the CSV/XLSX summary, the console dashboard)."""
+
+    key: str
+    vi: str
+    en: str
+    value: Callable[[Summary], float | int | None]
+    style: str  # count, pct, score, hours
+    higher_is_better: bool = True
+
+    def format(self, summary: Summary, lang: str = "vi") -> str:
+        value = self.value(summary)
+        if self.style == "pct":
+            return pct(value, lang)
+        if self.style == "score":
+            return num(value, 2, lang)
+        if self.style == "hours":
+            return hours(value, lang)
+        return count(None if value is None else int(value), lang)
+
+    def trend(self, report: Report) -> tuple[str, str]:
+        return trend(
+            self.value(report.summary),
+            self.value(report.previous),
+            higher_is_better=self.higher_is_better,
+        )
+
+
+def _score(n: int) -> Figure:
+    return Figure(
+        f"score_{n}", f"Điểm {n}", f"Score {n}", lambda s: s.distribution[n], "count", n >= 4
+    )
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("tickets", "Phản ánh, yêu cầu tiếp nhận", "Tickets received",
+           lambda s: s.tickets, "count", False),
+    Figure("surveys_sent", "Phiếu khảo sát đã gửi", "Surveys sent", lambda s: s.surveys_sent, "count"),
+    Figure("surveys_answered", "Phiếu trả lời", "Surveys answered",
+           lambda s: s.surveys_answered, "count"),
+    Figure("surveys_late", "— trong đó trả lời muộn", "— of which late",
+           lambda s: s.surveys_late, "count"),
+    Figure("response_rate", "Tỷ lệ phản hồi khảo sát", "Survey response rate",
+           lambda s: s.response_rate, "pct"),
+    Figure("csat", "Chỉ số hài lòng (CSAT)", "Average satisfaction, 1–5", lambda s: s.csat, "score"),
+    Figure("satisfied_share", "Tỷ lệ hài lòng (4–5)", "Share satisfied",
+           lambda s: s.satisfied_share, "pct"),
+    *(_score(n) for n in range(1, 6)),
+    Figure("first_response_median_h", "Thời gian phản hồi đầu tiên (trung vị)",
+           "Median time to first response", lambda s: s.first_response_median_h, "hours", False),
+    Figure("first_response_p90_h", "Thời gian phản hồi đầu tiên (phân vị 90)",
+           "Time to first response, 90th percentile", lambda s: s.first_response_p90_h, "hours",
+           False),
+    Figure("resolution_median_h", "Thời gian giải quyết (trung vị)", "Median time to resolution",
+           lambda s: s.resolution_median_h, "hours", False),
+    Figure("resolution_p90_h", "Thời gian giải quyết (phân vị 90)", "Time to resolution, 90th percentile",
+           lambda s: s.resolution_p90_h, "hours", False),
+    Figure("resolved", "Đã giải quyết", "Resolved", lambda s: s.resolved, "count"),
+    Figure("resolved_on_time", "Giải quyết đúng hạn (số)", "Resolved on time",
+           lambda s: s.resolved_on_time, "count"),
+    Figure("on_time_share", "Giải quyết đúng hạn", "Share resolved on time",
+           lambda s: s.on_time_share, "pct"),
+    Figure("reopened", "Phản ánh bị mở lại", "Reopened", lambda s: s.reopened, "count", False),
+    Figure("reopen_rate", "Tỷ lệ mở lại", "Reopen rate", lambda s: s.reopen_rate, "pct", False),
+)  # fmt: skip
+FIGURE = {figure.key: figure for figure in FIGURES}
+# The summary cards at the top of the report and of the console dashboard.
+HEADLINE = tuple(
+    FIGURE[key]
+    for key in (
+        "csat",
+        "satisfied_share",
+        "response_rate",
+        "tickets",
+        "on_time_share",
+        "first_response_median_h",
+        "resolution_median_h",
+        "reopen_rate",
+    )
+)
 
 
 # ---- charts --------------------------------------------------------------------------
@@ -266,61 +371,13 @@ def render_html(report: Report, names: Names, *, generated_at: datetime, title: 
     unit = f" — {names.unit(report.unit_id)}" if report.unit_id else ""
     cards = [
         _card(
-            "Chỉ số hài lòng (CSAT)",
-            "Average satisfaction, 1–5",
-            num(s.csat, 2),
-            num(p.csat, 2),
-            _trend(s.csat, p.csat),
-        ),
-        _card(
-            "Tỷ lệ hài lòng (4–5)",
-            "Share satisfied",
-            pct(s.satisfied_share),
-            pct(p.satisfied_share),
-            _trend(s.satisfied_share, p.satisfied_share),
-        ),
-        _card(
-            "Tỷ lệ phản hồi khảo sát",
-            "Survey response rate",
-            pct(s.response_rate),
-            pct(p.response_rate),
-            _trend(s.response_rate, p.response_rate),
-        ),
-        _card(
-            "Phản ánh, yêu cầu tiếp nhận",
-            "Tickets received",
-            f"{s.tickets:,}".replace(",", "."),
-            f"{p.tickets:,}".replace(",", "."),
-            _trend(s.tickets, p.tickets, higher_is_better=False),
-        ),
-        _card(
-            "Giải quyết đúng hạn",
-            "Resolved on time",
-            pct(s.on_time_share),
-            pct(p.on_time_share),
-            _trend(s.on_time_share, p.on_time_share),
-        ),
-        _card(
-            "Thời gian phản hồi đầu tiên (trung vị)",
-            "Median time to first response",
-            hours(s.first_response_median_h),
-            hours(p.first_response_median_h),
-            _trend(s.first_response_median_h, p.first_response_median_h, higher_is_better=False),
-        ),
-        _card(
-            "Thời gian giải quyết (trung vị)",
-            "Median time to resolution",
-            hours(s.resolution_median_h),
-            hours(p.resolution_median_h),
-            _trend(s.resolution_median_h, p.resolution_median_h, higher_is_better=False),
-        ),
-        _card(
-            "Tỷ lệ mở lại",
-            "Reopen rate",
-            pct(s.reopen_rate),
-            pct(p.reopen_rate),
-            _trend(s.reopen_rate, p.reopen_rate, higher_is_better=False),
-        ),
+            f.vi,
+            f.en,
+            f.format(s),
+            f.format(p),
+            _trend(f.value(s), f.value(p), higher_is_better=f.higher_is_better),
+        )
+        for f in HEADLINE
     ]
     parts = [
         "<!doctype html><html lang='vi'><head><meta charset='utf-8'>",
@@ -436,13 +493,20 @@ def render_html(report: Report, names: Names, *, generated_at: datetime, title: 
     return "\n".join(parts)
 
 
-def _category_table(report: Report, names: Names) -> str:
-    """Categories down, kinds across: one line per category, busiest first."""
-    kinds = list(KIND_NAMES)
+def category_rows(report: Report) -> list[tuple[str, dict[str, int], int]]:
+    """Categories down, kinds across: (category, count per kind, total), busiest first."""
     table: dict[str, dict[str, int]] = {}
-    for kind, category, count in report.by_kind_category:
-        table.setdefault(category, {})[kind] = table.get(category, {}).get(kind, 0) + count
-    if not table:
+    for kind, category, n in report.by_kind_category:
+        counts = table.setdefault(category, {})
+        counts[kind] = counts.get(kind, 0) + n
+    rows = [(category, counts, sum(counts.values())) for category, counts in table.items()]
+    return sorted(rows, key=lambda row: -row[2])
+
+
+def _category_table(report: Report, names: Names) -> str:
+    kinds = list(KIND_NAMES)
+    lines = category_rows(report)
+    if not lines:
         return "<p>Không có phản ánh trong kỳ / none in this period.</p>"
     head = "".join(
         f"<th class='n'>{_e(KIND_NAMES[k][0])}<br><small>{_e(KIND_NAMES[k][1])}</small></th>"
@@ -452,11 +516,11 @@ def _category_table(report: Report, names: Names) -> str:
         f"<table><tr><th>Lĩnh vực <small>/ category</small></th>{head}"
         "<th class='n'>Tổng<br><small>total</small></th></tr>"
     ]
-    for category, counts in sorted(table.items(), key=lambda item: -sum(item[1].values())):
+    for category, counts, total in lines:
         cells = "".join(f"<td class='n'>{counts.get(k, 0)}</td>" for k in kinds)
         rows.append(
             f"<tr><td>{_e(names.category(category))}</td>{cells}"
-            f"<td class='n'><b>{sum(counts.values())}</b></td></tr>"
+            f"<td class='n'><b>{total}</b></td></tr>"
         )
     rows.append("</table>")
     return "".join(rows)
@@ -541,30 +605,28 @@ def _survey_record(row: Iterable[Any]) -> list[Any]:
 
 def summary_rows(report: Report) -> list[list[Any]]:
     s, p = report.summary, report.previous
-    pairs = [
-        ("tickets", s.tickets, p.tickets),
-        ("surveys_sent", s.surveys_sent, p.surveys_sent),
-        ("surveys_answered", s.surveys_answered, p.surveys_answered),
-        ("surveys_late", s.surveys_late, p.surveys_late),
-        ("response_rate", s.response_rate, p.response_rate),
-        ("csat", s.csat, p.csat),
-        ("satisfied_share", s.satisfied_share, p.satisfied_share),
-        *[(f"score_{n}", s.distribution[n], p.distribution[n]) for n in range(1, 6)],
-        ("first_response_median_h", s.first_response_median_h, p.first_response_median_h),
-        ("first_response_p90_h", s.first_response_p90_h, p.first_response_p90_h),
-        ("resolution_median_h", s.resolution_median_h, p.resolution_median_h),
-        ("resolution_p90_h", s.resolution_p90_h, p.resolution_p90_h),
-        ("resolved", s.resolved, p.resolved),
-        ("resolved_on_time", s.resolved_on_time, p.resolved_on_time),
-        ("on_time_share", s.on_time_share, p.on_time_share),
-        ("reopened", s.reopened, p.reopened),
-        ("reopen_rate", s.reopen_rate, p.reopen_rate),
-        ("overdue_at_period_end", report.overdue_total, ""),
-    ]
+    pairs = [(f.key, f.value(s), f.value(p)) for f in FIGURES]
+    pairs.append(("overdue_at_period_end", report.overdue_total, ""))
     return [["figure", report.period.label, report.previous_period.label]] + [
         [name, "" if now is None else now, "" if before is None else before]
         for name, now, before in pairs
     ]
+
+
+def write_ticket_csv(file: IO[str], tickets: Iterable[Any]) -> None:
+    writer = csv.writer(file)
+    writer.writerow(TICKET_HEADER)
+    writer.writerows(_ticket_record(row) for row in tickets)
+
+
+def write_survey_csv(file: IO[str], surveys: Iterable[Any]) -> None:
+    writer = csv.writer(file)
+    writer.writerow(SURVEY_HEADER)
+    writer.writerows(_survey_record(row) for row in surveys)
+
+
+def write_summary_csv(file: IO[str], report: Report) -> None:
+    csv.writer(file).writerows(summary_rows(report))
 
 
 def write_csv(
@@ -578,24 +640,22 @@ def write_csv(
         out.with_name(f"{out.stem}-summary.csv"),
     ]
     with paths[0].open("w", newline="", encoding="utf-8-sig") as file:
-        writer = csv.writer(file)
-        writer.writerow(TICKET_HEADER)
-        writer.writerows(_ticket_record(row) for row in tickets)
+        write_ticket_csv(file, tickets)
     with paths[1].open("w", newline="", encoding="utf-8-sig") as file:
-        writer = csv.writer(file)
-        writer.writerow(SURVEY_HEADER)
-        writer.writerows(_survey_record(row) for row in surveys)
+        write_survey_csv(file, surveys)
     with paths[2].open("w", newline="", encoding="utf-8-sig") as file:
-        csv.writer(file).writerows(summary_rows(report))
+        write_summary_csv(file, report)
     return paths
 
 
 def write_xlsx(
-    report: Report, tickets: Iterable[Any], surveys: Iterable[Any], out: Path
+    report: Report, tickets: Iterable[Any], surveys: Iterable[Any], out: Path | IO[bytes]
 ) -> list[Path]:
+    """One workbook (Summary, Tickets, Surveys, Overdue) to a file, or to a binary stream."""
     from openpyxl import Workbook
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(out, Path):
+        out.parent.mkdir(parents=True, exist_ok=True)
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Summary")
     for row in summary_rows(report):
@@ -615,4 +675,4 @@ def write_xlsx(
             [t.code, t.category, t.unit_id or "", t.status, f"{t.due_at:%Y-%m-%d}", t.days_late]
         )
     book.save(out)
-    return [out]
+    return [out] if isinstance(out, Path) else []

@@ -9,8 +9,11 @@ from aiohttp import web
 
 from bot.settings import Settings
 from channels.console.auth import setup_auth
+from channels.console.dashboard import setup_dashboard
+from channels.console.escalations import setup_escalations
 from channels.console.keys import TEMPLATES
 from channels.console.live import setup_live
+from channels.console.trainer import setup_trainer
 from channels.console.views import setup_routes
 
 HERE = __file__.rsplit("/", 1)[0]
@@ -25,4 +28,7 @@ def setup_console(app: web.Application, settings: Settings) -> None:
     )
     setup_auth(app, settings)
     setup_routes(app, HERE + "/static")
+    setup_dashboard(app)
+    setup_escalations(app)
+    setup_trainer(app)
     setup_live(app)

@@ -24,6 +24,7 @@ PREFIX = "/console"
 PUBLIC_ROUTES = {"console.login", "console.login_submit", "console.static"}
 STAFF = frozenset({"agent", "supervisor", "admin"})
 EVERYONE = frozenset({"agent", "supervisor", "trainer", "admin"})
+TRAINERS = frozenset({"trainer", "admin"})
 ROUTE_ROLES: dict[str, frozenset[str]] = {
     "console.home": EVERYONE,
     "console.logout": EVERYONE,
@@ -41,6 +42,21 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "console.ticket_assign": STAFF,
     "console.ticket_note": STAFF,
     "console.audit": frozenset({"admin"}),
+    "console.dashboard": frozenset({"supervisor", "admin"}),
+    "console.dashboard_download": frozenset({"supervisor", "admin"}),
+    "console.escalations": frozenset({"supervisor", "admin"}),
+    "console.escalation_ack": frozenset({"supervisor", "admin"}),
+    "console.escalation_handled": frozenset({"supervisor", "admin"}),
+    "console.trainer_inbox": TRAINERS,
+    "console.trainer_item": TRAINERS,
+    "console.trainer_accept": TRAINERS,
+    "console.trainer_out_of_scope": TRAINERS,
+    "console.trainer_ignore": TRAINERS,
+    "console.trainer_conversation": TRAINERS,
+    "console.trainer_intents": TRAINERS,
+    "console.model": frozenset({"admin"}),
+    "console.model_release": frozenset({"admin"}),
+    "console.model_restore": frozenset({"admin"}),
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSP = (

@@ -30,11 +30,16 @@ from bot.console.tickets import Viewer
 from bot.db import transaction
 from bot.rasa_client import RasaUnavailable
 from channels.console.auth import csrf_matches, viewer_of
+from channels.fanout import FANOUT, fanout_ready
 from channels.keys import RASA, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
+# On PostgreSQL a message can commit after one with a higher id (ids are handed out at
+# insert, rows become visible at commit): each poll looks this many ids back and skips
+# those already sent, so a late commit is still broadcast.
+LOOKBACK_IDS = 100
 HOUSEKEEPING_SECONDS = 5.0
 # An agent whose console has been gone this long gives their conversations back.
 AGENT_GONE = timedelta(seconds=60)
@@ -51,6 +56,8 @@ class ConsoleSocket:
 class ConsoleHub:
     sockets: set[ConsoleSocket] = field(default_factory=set)
     last_message_id: int = 0
+    # Ids already broadcast within the look-back window.
+    sent: set[int] = field(default_factory=set)
     # One resume round at a time: the close button and the loop must not both resume.
     resuming: asyncio.Lock = field(default_factory=asyncio.Lock)
     # One broadcast at a time, so a message is never sent twice to a page.
@@ -88,7 +95,12 @@ async def push_to_resident(app: web.Application, handoff_id: int) -> None:
     from channels.widget.transport import deliver_notifications
 
     if WIDGET_HUB in app:
-        await deliver_notifications(app, found[1][len("web:") :])
+        session_id = found[1][len("web:") :]
+        # Move the rows into the transcript only where they can be shown at once: here, or
+        # on the replica holding the socket through the fan-out. Otherwise that replica's
+        # notification poll delivers them.
+        if session_id in app[WIDGET_HUB].sockets or fanout_ready(app):
+            await deliver_notifications(app, session_id)
 
 
 async def pause_held(app: web.Application) -> None:
@@ -180,13 +192,17 @@ async def _broadcast_new(app: web.Application) -> None:
     hub = app[HUB]
 
     def fetch() -> list[dict[str, Any]]:
+        after = max(hub.last_message_id - LOOKBACK_IDS, 0)
         with app[SESSIONS]() as session:
-            return [m.as_dict() for m in handoffs.messages_since(session, hub.last_message_id)]
+            rows = handoffs.messages_since(session, after, limit=LOOKBACK_IDS + 200)
+            return [m.as_dict() for m in rows if m.id not in hub.sent]
 
     fresh = await asyncio.to_thread(fetch)
     if not fresh:
         return
-    hub.last_message_id = fresh[-1]["id"]
+    hub.last_message_id = max(hub.last_message_id, fresh[-1]["id"])
+    hub.sent.update(m["id"] for m in fresh)
+    hub.sent = {i for i in hub.sent if i > hub.last_message_id - LOOKBACK_IDS}
     for socket in list(hub.sockets):
         with contextlib.suppress(ConnectionError, RuntimeError):
             for message in fresh:
@@ -263,6 +279,8 @@ async def _on_reply(app: web.Application, socket: ConsoleSocket, frame: dict[str
         return
     await push_to_resident(app, handoff_id)
     await _broadcast(app)
+    if FANOUT in app:  # the other replicas' consoles show it now, not at their next poll
+        await app[FANOUT].publish("console", {"handoff_id": handoff_id})
 
 
 async def console_socket(request: web.Request) -> web.StreamResponse:
@@ -308,9 +326,19 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
 def setup_live(app: web.Application) -> None:
     app[HUB] = ConsoleHub()
     app.router.add_get("/console/ws", console_socket, name="console.ws")
+    if FANOUT in app and app[FANOUT].enabled:
+
+        async def from_other_replica(data: dict[str, Any]) -> None:
+            await _broadcast(app)
+
+        app[FANOUT].on("console", from_other_replica)
 
     async def watcher(app: web.Application) -> AsyncIterator[None]:
-        app[HUB].last_message_id = await asyncio.to_thread(newest_message_id, app)
+        hub = app[HUB]
+        hub.last_message_id = await asyncio.to_thread(newest_message_id, app)
+        hub.sent = set(
+            range(max(hub.last_message_id - LOOKBACK_IDS, 0) + 1, hub.last_message_id + 1)
+        )
         task = asyncio.create_task(watch(app))
         yield
         task.cancel()

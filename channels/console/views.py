@@ -70,6 +70,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def local_time(moment: datetime | None, seconds: bool = False) -> str:
+    """A stored (naive UTC) moment as staff read it: Vietnam time."""
+    if moment is None:
+        return ""
+    shown = moment.replace(tzinfo=timezone.utc).astimezone(VIETNAM)
+    return f"{shown:%d/%m/%Y %H:%M:%S}" if seconds else f"{shown:%d/%m/%Y %H:%M}"
+
+
 async def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
@@ -90,6 +98,10 @@ async def render(
             "author_name": lambda a: (AUTHORS.get(a) or (a, a))[lang == "en"],
             "system_text": lambda code: (SYSTEM_LINES.get(code) or (code, code))[lang == "en"],
             "path": request.path,
+            "local_time": local_time,
+            # The other language, on the same page with the same filters.
+            "other_lang_link": "?"
+            + urlencode({**request.query, "lang": "vi" if lang == "en" else "en"}),
         },
         app_key=TEMPLATES,
         status=status,
@@ -215,8 +227,17 @@ async def queue_json(request: web.Request) -> web.Response:
     return web.json_response(await in_transaction(request, lambda s: _queue_rows(s, viewer)))
 
 
+def row_id(value: str) -> int | None:
+    """A database id from a URL, or None for anything that cannot be one (too many digits
+    would overflow the database's integer)."""
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 def _handoff_for(session: Session, viewer: Viewer, handoff_id: str) -> handoffs.Handoff:
-    handoff = handoffs.get_handoff(session, int(handoff_id)) if handoff_id.isdigit() else None
+    number = row_id(handoff_id)
+    handoff = handoffs.get_handoff(session, number) if number is not None else None
     if handoff is None or not viewer.sees_unit(handoff.unit_id):
         raise web.HTTPNotFound(text="no such conversation")
     return handoff
@@ -323,10 +344,22 @@ async def _push_widget(request: web.Request, handoff_id: str) -> None:
 
 
 def _date(value: str | None) -> date | None:
+    """A filter date; nonsense, and dates outside 2000–2100 (no ticket there), are ignored."""
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return day if day is not None and 2000 <= day.year <= 2100 else None
+
+
+MAX_PAGE = 100_000
+
+
+def _page(value: str) -> int:
+    """The page asked for; anything that is not a sensible page number is the first page."""
+    if not value.isascii() or not value.isdigit() or len(value) > 6:
+        return 1
+    return min(max(int(value), 1), MAX_PAGE)
 
 
 async def tickets_page(request: web.Request) -> web.Response:
@@ -340,7 +373,7 @@ async def tickets_page(request: web.Request) -> web.Response:
         overdue=q.get("overdue") == "1",
         created_from=_date(q.get("from")),
         created_to=_date(q.get("to")),
-        page=int(q["page"]) if q.get("page", "").isdigit() else 1,
+        page=_page(q.get("page", "")),
     )
     today = datetime.now(VIETNAM).date()
     page = await in_transaction(request, lambda s: list_tickets(s, viewer, wanted, today))
@@ -404,7 +437,8 @@ async def _ticket_change(
         raise web.HTTPNotFound(text=str(error)) from error
     except (TicketError, ValueError) as error:
         raise web.HTTPFound(
-            f"/console/tickets/{code}?" + urlencode({"error": str(error)})
+            # Shortened: the reason may quote what was typed, and a redirect must stay small.
+            f"/console/tickets/{code}?" + urlencode({"error": str(error)[:300]})
         ) from error
     raise web.HTTPFound(f"/console/tickets/{code}")
 

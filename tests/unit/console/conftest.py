@@ -77,6 +77,9 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
         create_staff(
             session, username="wa", password=PASSWORD, role="agent", unit_id="water_company"
         )
+        create_staff(
+            session, username="thuy", password=PASSWORD, role="supervisor", unit_id="water_company"
+        )
     engine.dispose()
     return path
 
@@ -139,6 +142,7 @@ def make_ticket(
     sender: str = "web:abc",
     channel: str = "widget",
     description: str = "Nước sinh hoạt bị đục suốt ba ngày nay ở đầu hẻm",
+    now: datetime = datetime(2026, 11, 20, 3, 0),
 ) -> str:  # type: ignore[no-untyped-def]
     ticket = open_ticket(
         session,
@@ -151,7 +155,7 @@ def make_ticket(
         language="vi",
         calendar=WorkingCalendar(),
         unit_for_category=lambda _c: unit,
-        now=datetime(2026, 11, 20, 3, 0),
+        now=now,
     )
     return ticket.code
 

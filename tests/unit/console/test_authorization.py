@@ -11,7 +11,7 @@ from channels.app import create_app
 from channels.console.auth import PUBLIC_ROUTES, ROUTE_ROLES
 from tests.unit.console.conftest import STAFF, log_in
 
-SAMPLE = {"{id}": "1", "{code}": "X"}
+SAMPLE = {"{id}": "1", "{code}": "X", "{kind}": "overdue"}
 
 
 def console_routes() -> list[tuple[str, str, str]]:
@@ -71,6 +71,15 @@ def test_trainers_and_agents_cannot_reach_supervisor_and_admin_pages() -> None:
     assert any(role == "trainer" for *_, role in WRONG)
     assert ("POST", "/console/takeover", "console.takeover", "agent") in WRONG
     assert ("GET", "/console/audit", "console.audit", "supervisor") in WRONG
+    for role in ("agent", "trainer"):
+        assert ("GET", "/console/dashboard", "console.dashboard", role) in WRONG
+        assert ("GET", "/console/escalations", "console.escalations", role) in WRONG
+        assert (
+            "POST",
+            "/console/escalations/overdue/1/handled",
+            "console.escalation_handled",
+            role,
+        ) in WRONG
 
 
 async def test_allowed_role_gets_the_page(client) -> None:

@@ -5,7 +5,7 @@ the live conversation over the WebSocket."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -159,6 +159,32 @@ async def test_ticket_filters_and_paging(client, sessions) -> None:
     assert telegram in filtered and codes[0] not in filtered
     overdue = await (await client.get("/console/tickets?overdue=1&status=received")).text()
     assert "(0)" in overdue  # due in working days from 20/11/2026: not overdue yet
+
+
+async def test_dates_staff_pick_and_read_are_vietnam_dates(client, sessions) -> None:
+    with transaction(sessions) as session:
+        # 19/11 18:30 UTC is 20/11 01:30 in Vietnam; 20/11 17:30 UTC is already 21/11.
+        early = make_ticket(session, sender="web:e", now=datetime(2026, 11, 19, 18, 30))
+        late = make_ticket(session, sender="web:l", now=datetime(2026, 11, 20, 17, 30))
+    await log_in(client, "ada")
+    day = await (await client.get("/console/tickets?from=2026-11-20&to=2026-11-20")).text()
+    assert early in day and late not in day
+    next_day = await (await client.get("/console/tickets?from=2026-11-21")).text()
+    assert late in next_day and early not in next_day
+    history = await (await client.get(f"/console/tickets/{early}")).text()
+    assert "20/11/2026 01:30" in history and "UTC" not in history
+    audit = await (await client.get("/console/audit")).text()
+    with sessions() as session:
+        login = (
+            session.execute(
+                select(AuditEntry.at)
+                .where(AuditEntry.action == "login")
+                .order_by(AuditEntry.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+    assert f"{login + timedelta(hours=7):%d/%m/%Y %H:%M:%S}" in audit  # Vietnam time
 
 
 async def test_resident_text_is_escaped_in_ticket_and_conversation_pages(client, sessions) -> None:

@@ -209,3 +209,26 @@ def test_csv_and_xlsx_carry_the_underlying_rows_without_personal_data(november, 
     book = load_workbook(xlsx, read_only=True)
     assert book.sheetnames == ["Summary", "Tickets", "Surveys", "Overdue"]
     assert len(list(book["Tickets"].iter_rows())) == 6
+
+
+def test_figures_read_the_way_each_language_writes_numbers() -> None:
+    from bot.reports.render import FIGURE, count, hours, pct, trend
+
+    assert (pct(0.857142), pct(0.857142, "en")) == ("85,7 %", "85.7%")
+    assert (count(12345), count(12345, "en")) == ("12.345", "12,345")
+    assert (hours(5), hours(5, "en"), hours(60), hours(60, "en")) == (
+        "5,0 giờ", "5.0 h", "2,5 ngày", "2.5 days",
+    )  # fmt: skip
+    assert FIGURE["csat"].format(build_summary(csat=2.6666), "en") == "2.67"
+    # Fewer reopened tickets is better; a higher CSAT is better.
+    assert trend(0.1, 0.2, higher_is_better=False) == ("▼", "good")
+    assert trend(3.5, 4.0) == ("▼", "bad") and trend(None, 4.0) == ("—", "flat")
+
+
+def build_summary(**values):  # type: ignore[no-untyped-def]
+    from bot.reports import Summary
+
+    summary = Summary()
+    for name, value in values.items():
+        setattr(summary, name, value)
+    return summary
