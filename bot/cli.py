@@ -13,12 +13,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bot import db, training
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from bot import backup, db, privacy, training
 from bot.console import cli as staff_cli
 from bot.nlu import cli as nlu_cli
 from bot.reports import cli as reports_cli
 from bot.runtime import process_specs
 from bot.settings import Settings, SettingsError, ensure_env_file, load_settings
+from bot.trainer import cli as trainer_cli
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -134,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_cli.add_commands(commands)
     reports_cli.add_commands(commands)
     staff_cli.add_commands(commands)
+    trainer_cli.add_commands(commands)
+    privacy.add_commands(commands)
+    backup.add_commands(commands)
     return parser
 
 
@@ -148,7 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"tiepdan: {error}", file=sys.stderr)
         return 2
-    return args.handler(settings, args)
+    try:
+        return args.handler(settings, args)
+    except (OperationalError, ProgrammingError) as error:
+        # A database that is not there or not migrated: say which one and what to do.
+        reason = str(getattr(error, "orig", error)).splitlines()[0]
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(
+            f"tiepdan: the database {where} is not ready ({reason}). Run `tiepdan db upgrade`, "
+            "or check TIEPDAN_DATABASE_URL.",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as error:  # a file that cannot be read or written (--out, a backup…)
+        where = f"{error.filename}: " if error.filename else "a file could not be used: "
+        print(f"tiepdan: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
