@@ -18,8 +18,9 @@ lint: setup
 	$(BIN)/ruff check bot actions channels tests bench
 	$(BIN)/lint-imports
 
+# `make bench ARGS="--duration 300"` for the 5-minute sustained run (see bench/compare.py).
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf var/run var/test-models .pytest_cache

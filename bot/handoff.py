@@ -382,18 +382,20 @@ def close(
     session.add(
         HandoffMessage(handoff_id=handoff.id, author=SYSTEM, agent=actor, text=reason, at=now)
     )
-    _tell(
-        session,
-        handoff,
-        "handoff_closed",
-        say(
-            handoff.language,
-            "Dạ, cuộc trò chuyện với nhân viên đã kết thúc. Trợ lý Tiếp Dân tiếp tục hỗ trợ "
-            "anh/chị ạ.",
-            "The conversation with staff has ended. The Tiếp Dân assistant is back to help you.",
-        ),
-        now,
-    )
+    if actor != "resident":  # a resident who ended it has just been answered directly
+        _tell(
+            session,
+            handoff,
+            "handoff_closed",
+            say(
+                handoff.language,
+                "Dạ, cuộc trò chuyện với nhân viên đã kết thúc. Trợ lý Tiếp Dân tiếp tục hỗ trợ "
+                "anh/chị ạ.",
+                "The conversation with staff has ended. The Tiếp Dân assistant is back to help "
+                "you.",
+            ),
+            now,
+        )
     hook = _survey_hook()
     if hook is not None and handoff.accepted_at is not None:
         hook(
@@ -572,7 +574,12 @@ def intercept_for_handoff(session: Session, message: Inbound) -> list[Reply] | N
             return None  # asks again: the action queues or offers again
         close(session, handoff, actor="resident", reason="callback_declined", now=now)
         return None
-    session.add(HandoffMessage(handoff_id=handoff.id, author=RESIDENT, text=text[:4000], at=now))
+    # Staff read what the resident saw: a pressed button's title, not its payload.
+    from bot.messages import InboundMessage
+
+    logged = session.get(InboundMessage, message.message_id)
+    said = logged.text.strip() if logged is not None and logged.text.strip() else text
+    session.add(HandoffMessage(handoff_id=handoff.id, author=RESIDENT, text=said[:4000], at=now))
     handoff.last_activity_at = now
     session.flush()
     return []

@@ -16,6 +16,23 @@ from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 
+# Thread pools of TensorFlow in the Rasa process (an operator's own values in the
+# environment win). Rasa answers one message at a time on one event loop, and the models are
+# small: on 2 cores, splitting one small matrix product over threads saves little, and the
+# gateway and the action server need the other core. Not yet measured apart from the rest
+# (bench/README.md); compare with `make bench` and TF_INTRA_OP_PARALLELISM_THREADS=2.
+TENSORFLOW_THREADS = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+
+
+def tensorflow_env(environ: dict[str, str]) -> dict[str, str]:
+    """The TensorFlow thread settings for the Rasa process: `environ`'s, else ours."""
+    return {name: environ.get(name, value) for name, value in TENSORFLOW_THREADS.items()}
+
 
 def tracker_store_config(url: str) -> dict[str, object]:
     """Rasa's SQL tracker store options for a SQLAlchemy URL (SQLite or PostgreSQL)."""
@@ -38,10 +55,18 @@ def tracker_store_config(url: str) -> dict[str, object]:
 
 
 def endpoints_config(settings: Settings) -> dict[str, object]:
-    return {
+    config: dict[str, object] = {
         "action_endpoint": {"url": f"{settings.actions_url}/webhook"},
         "tracker_store": tracker_store_config(settings.tracker_store_url),
     }
+    if settings.redis_url:
+        # Several Rasa processes share conversations: our atomic lock store (bot/lockstore.py).
+        config["lock_store"] = {
+            "type": "bot.lockstore.AtomicRedisLockStore",
+            "url": settings.redis_url,
+            "key_prefix": "tiepdan",
+        }
+    return config
 
 
 def write_endpoints(settings: Settings) -> Path:
@@ -85,7 +110,9 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
             name="rasa",
             argv=[python, "-m", "bot.rasa_server", "--model", str(model)],
             health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
-            start_timeout=240.0,
+            # Loading rebuilds DIET's and TED's graphs (a training step on dummy data): about
+            # 40 s on a quiet 2-core machine, several minutes when others load its CPUs.
+            start_timeout=480.0,
         ),
         ProcessSpec(
             name="gateway",

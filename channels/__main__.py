@@ -7,11 +7,11 @@ developers whose machine has no public https address.
 from __future__ import annotations
 
 import argparse
-import logging
 
 from aiohttp import web
 
-from bot.settings import load_settings
+from bot import logs
+from bot.settings import SettingsError, load_settings
 from channels.app import create_app
 
 
@@ -23,13 +23,14 @@ def main(argv: list[str] | None = None) -> None:
         help="poll Telegram for updates (no public address needed) instead of a webhook",
     )
     arguments = parser.parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as error:  # a refused secret: say which, not a traceback
+        raise SystemExit(f"gateway: {error}") from None
     if arguments.telegram_polling:
         settings = settings.with_overrides(extra={**settings.extra, "TELEGRAM_POLLING": "1"})
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # One JSON object per line, request ids, phones / ID numbers / e-mails masked.
+    logs.configure(settings.log_level)
     web.run_app(
         create_app(settings),
         host=settings.gateway_host,

@@ -1,12 +1,15 @@
 """`POST /api/chat`: the plain HTTP chat channel for integrations, tests and benchmarks.
 
-Body `{"sender": str, "text": str, "lang": "vi"|"en" (optional)}`, bearer token required.
-Anything invalid is refused with a JSON error before it reaches Rasa.
+Body `{"sender": str, "text": str, "lang": "vi"|"en" (optional), "id": str (optional)}`,
+bearer token required. Anything invalid is refused with a JSON error before it reaches Rasa.
+With an `id` (the client's own message id) a retried call is recognised: the message is
+handled once and the retry gets its answer again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 from functools import partial
@@ -16,11 +19,14 @@ from aiohttp import web
 from bot.conversation import converse
 from bot.db import transaction
 from bot.outbox import take_for_recipient
+from bot.text import NotText, resident_text
 from channels.keys import RASA, SESSIONS, SETTINGS
+from channels.ratelimit import sender_wait
 
 MAX_TEXT = 2000
 MAX_BODY = 64 * 1024
 MAX_SENDER = 128
+MAX_CLIENT_ID = 64
 LANGUAGES = {"vi", "en"}
 # Vietnamese stays readable in the JSON (no \u escapes).
 dumps = partial(json.dumps, ensure_ascii=False)
@@ -56,7 +62,7 @@ def parse_chat_request(raw: bytes) -> tuple[dict[str, object] | None, web.Respon
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return None, error(400, "invalid_encoding", "The body must be UTF-8 encoded JSON.")
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, or a 5,000-digit number
         return None, error(400, "malformed_json", "The body is not valid JSON.")
     if not isinstance(body, dict):
         return None, error(400, "invalid_body", "The body must be a JSON object.")
@@ -71,15 +77,59 @@ def parse_chat_request(raw: bytes) -> tuple[dict[str, object] | None, web.Respon
         )
     if not isinstance(text, str):
         return None, error(400, "missing_text", "'text' must be a string.")
+    try:
+        text = resident_text(text)
+    except NotText:
+        return None, error(
+            400, "invalid_text", "'text' is not valid Unicode text (it has lone surrogates)."
+        )
     if not text.strip():
         return None, error(400, "empty_text", "'text' is empty: send the resident's message.")
     if len(text) > MAX_TEXT:
         return None, error(
             413, "text_too_long", f"'text' has {len(text)} characters; the limit is {MAX_TEXT}."
         )
-    if lang is not None and lang not in LANGUAGES:
+    if lang is not None and (not isinstance(lang, str) or lang not in LANGUAGES):
         return None, error(400, "invalid_lang", '\'lang\' must be "vi" or "en" when given.')
-    return {"sender": sender.strip(), "text": text, "lang": lang}, None
+    client_id = body.get("id")
+    if client_id is not None and (
+        not isinstance(client_id, str)
+        or not 0 < len(client_id) <= MAX_CLIENT_ID
+        or not client_id.isprintable()
+    ):
+        return None, error(
+            400,
+            "invalid_id",
+            f"'id' must be a printable string of at most {MAX_CLIENT_ID} characters when given.",
+        )
+    return {"sender": sender.strip(), "text": text, "lang": lang, "id": client_id}, None
+
+
+SLOW_DOWN = {
+    "vi": "Dạ, anh/chị gửi tin nhắn nhanh quá ạ. Anh/chị vui lòng chờ khoảng {s} giây rồi "
+    "gửi lại giúp em nhé.",
+    "en": "You are sending messages very quickly. Please wait about {s} seconds and send it again.",
+}
+
+
+def slow_down(lang: str | None, wait: float) -> web.Response:
+    """429 for a resident over the per-resident limit: the message was not processed; the
+    integration shows the polite sentence and may resend after Retry-After."""
+    seconds = max(int(wait + 0.999), 1)
+    text = SLOW_DOWN["en" if lang == "en" else "vi"].format(s=seconds)
+    body = {
+        "error": {"code": "rate_limited", "message": f"Retry after {seconds} s."},
+        "messages": [{"text": text, "buttons": [], "image": None}],
+    }
+    return web.json_response(body, status=429, headers={"Retry-After": str(seconds)}, dumps=dumps)
+
+
+def client_message_key(sender: str, client_id: object) -> str | None:
+    """The log's external id for a client's message id (unique per sender, bounded length)."""
+    if client_id is None:
+        return None
+    digest = hashlib.sha256(f"{sender}\0{client_id}".encode()).hexdigest()[:40]
+    return f"c-{digest}"
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -91,6 +141,9 @@ async def chat(request: web.Request) -> web.Response:
     chat_request, failure = parse_chat_request(raw)
     if failure is not None:
         return failure
+    wait = sender_wait(request.app, f"api:{chat_request['sender']}")
+    if wait:
+        return slow_down(chat_request["lang"], wait)  # type: ignore[arg-type]
     outcome = await converse(
         request.app[RASA],
         request.app[SESSIONS],
@@ -98,6 +151,7 @@ async def chat(request: web.Request) -> web.Response:
         sender_id=f"api:{chat_request['sender']}",
         text=str(chat_request["text"]),
         language_hint=chat_request["lang"],  # type: ignore[arg-type]
+        external_id=client_message_key(str(chat_request["sender"]), chat_request["id"]),
     )
     body = {"messages": [reply.as_dict() for reply in outcome.replies]}
     if not outcome.answered:

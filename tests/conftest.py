@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,12 +20,27 @@ from bot.settings import PROJECT_ROOT
 
 API_TOKEN = "test-api-token-0123456789"
 RASA_TOKEN = "test-rasa-token-0123456789"
+# The stack's Telegram channel talks to a fake Bot API on `Stack.telegram_port`, which a test
+# starts when it needs one (tests/fakes/telegram_bot_api.py); nothing listens there otherwise.
+TELEGRAM_TOKEN = "123456:test-telegram-token"
+TELEGRAM_SECRET = "test-telegram-secret"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
-    thread while its session-wide browser is open, and async tests cannot run beside it."""
-    items.sort(key=lambda item: "tests/browser/" in str(item.path))
+    """Unit tests first, then the ones that start real processes, browser tests last.
+
+    Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    while its session-wide browser is open, and async tests cannot run beside it. Unit tests
+    first: they finish in minutes, and none of them then runs beside the session's stack.
+    """
+
+    def rank(item: pytest.Item) -> int:
+        path = str(item.path)
+        if "tests/browser/" in path:
+            return 2
+        return 0 if "tests/unit/" in path else 1
+
+    items.sort(key=rank)
 
 
 def free_port() -> int:
@@ -51,6 +67,7 @@ class Stack:
     env: dict[str, str]
     process: subprocess.Popen
     var_dir: Path
+    telegram_port: int = 0
 
     def chat(self, sender: str, text: str, lang: str | None = None) -> list[dict]:
         body = {"sender": sender, "text": text}
@@ -64,7 +81,6 @@ class Stack:
         )
         assert response.status_code == 200, response.text
         return response.json()["messages"]
-
 
     def notifications(self, sender: str) -> list[dict]:
         response = requests.get(
@@ -96,6 +112,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory):
     """`tiepdan run` on free ports with its own var/ folder: real Rasa, actions, gateway."""
     var_dir = tmp_path_factory.mktemp("stack-var")
     gateway_port = free_port()
+    telegram_port = free_port()
     env = {
         **os.environ,
         "TIEPDAN_VAR_DIR": str(var_dir),
@@ -107,6 +124,12 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory):
         "TIEPDAN_SECRET_KEY": "test-secret-key-0123456789",
         # "Staffed now" must not depend on the wall clock (the care team's hours).
         "TIEPDAN_HANDOFF_ALWAYS_OPEN": "1",
+        # Trainers' accepted examples go into a copy: tests never write into nlu_data/.
+        "NLU_DATA_DIR": str(shutil.copytree(PROJECT_ROOT / "nlu_data", var_dir / "nlu_data")),
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{telegram_port}/bot",
+        "TELEGRAM_FILE_BASE_URL": f"http://127.0.0.1:{telegram_port}/file/bot",
     }
     env.pop("TIEPDAN_DATABASE_URL", None)
     env.pop("TIEPDAN_TRACKER_STORE_URL", None)
@@ -129,7 +152,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory):
         for path in (var_dir / "logs").glob("*.log"):
             print(f"== {path.name}\n" + path.read_text(errors="replace")[-3000:])
         raise
-    yield Stack(url, API_TOKEN, env, process, var_dir)
+    yield Stack(url, API_TOKEN, env, process, var_dir, telegram_port)
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=30)

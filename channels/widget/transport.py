@@ -38,8 +38,10 @@ from sqlalchemy import select
 from bot import conversation, widget_messages
 from bot.db import transaction
 from bot.outbox import PENDING, SENDING, OutboxMessage, take_for_recipient
+from bot.text import NotText, resident_text
 from bot.widget_messages import ASSISTANT, RESIDENT
 from channels.api import LANGUAGES, MAX_TEXT, dumps, error
+from channels.fanout import FANOUT, Fanout
 from channels.keys import RASA, SESSIONS, SETTINGS
 from channels.widget.sessions import new_session, origin_allowed, sign, signing_key, verify
 
@@ -71,6 +73,8 @@ class Hub:
         # someone holds or waits for it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.tasks: set[asyncio.Task[None]] = set()
+        # Other gateway replicas may hold this session's sockets (channels/fanout.py).
+        self.fanout: Fanout | None = None
 
     def join(self, session_id: str, socket: web.WebSocketResponse) -> None:
         self.sockets[session_id].add(socket)
@@ -98,8 +102,15 @@ class Hub:
         task.add_done_callback(self.tasks.discard)
 
     async def send(self, session_id: str, frame: dict[str, Any]) -> None:
-        """To every open socket of the session; a socket that fails is dropped (its client
-        reconnects and asks for what it missed)."""
+        """To every open socket of the session, on this replica and (through the fan-out)
+        on the others."""
+        await self.send_here(session_id, frame)
+        if self.fanout is not None:
+            await self.fanout.publish("widget", {"session": session_id, "frame": frame})
+
+    async def send_here(self, session_id: str, frame: dict[str, Any]) -> None:
+        """To the session's sockets on this replica; a socket that fails is dropped (its
+        client reconnects and asks for what it missed)."""
         data = dumps(frame)
         for socket in list(self.sockets.get(session_id, ())):
             try:
@@ -130,6 +141,11 @@ def parse_message(frame: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[st
     lang = frame.get("lang")
     if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
         return None, _error("invalid_id", "'id' must be the message's uuid.")
+    if isinstance(text, str):
+        try:
+            text = resident_text(text)
+        except NotText:
+            return None, _error("invalid_text", "The message is not valid text.", client_id)
     if not isinstance(text, str) or not text.strip():
         return None, _error("empty_text", "Type a message first.", client_id)
     if len(text) > MAX_TEXT:
@@ -140,7 +156,7 @@ def parse_message(frame: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[st
         not isinstance(payload, str) or not payload.strip() or len(payload) > MAX_TEXT
     ):
         return None, _error("invalid_payload", "'payload' must be a button's payload.", client_id)
-    if lang is not None and lang not in LANGUAGES:
+    if lang is not None and (not isinstance(lang, str) or lang not in LANGUAGES):
         return None, _error("invalid_lang", '\'lang\' must be "vi" or "en".', client_id)
     return {"id": client_id, "text": text.strip(), "payload": payload, "lang": lang}, None
 
@@ -189,7 +205,7 @@ class WidgetConnection:
     async def on_frame(self, raw: str) -> None:
         try:
             frame = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # bad JSON or a 5,000-digit number
             await self.reply(_error("malformed_json", "Each frame must be a JSON object."))
             return
         if not isinstance(frame, dict):
@@ -254,6 +270,7 @@ async def answer(app: web.Application, session_id: str, message: dict[str, Any])
             language_hint=message["lang"],
             external_id=message["id"],
             resume=True,
+            rasa_text=message["payload"] or None,
         )
         if message_id is None:
             return
@@ -391,7 +408,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
         return ws
     hello = None
     if first.type == WSMsgType.TEXT:
-        with contextlib.suppress(json.JSONDecodeError, RecursionError):
+        with contextlib.suppress(ValueError, RecursionError):
             hello = json.loads(first.data)
     if not isinstance(hello, dict) or hello.get("type") != "hello":
         await connection.reply(_error("hello_required", "Start with a 'hello' frame."))
@@ -415,8 +432,17 @@ async def socket(request: web.Request) -> web.StreamResponse:
 
 
 def setup_transport(app: web.Application) -> None:
-    app[HUB] = Hub()
+    hub = app[HUB] = Hub()
     app.router.add_get("/widget/ws", socket)
+    if FANOUT in app and app[FANOUT].enabled:
+        hub.fanout = app[FANOUT]
+
+        async def from_other_replica(data: dict[str, Any]) -> None:
+            session_id, frame = data.get("session"), data.get("frame")
+            if isinstance(session_id, str) and isinstance(frame, dict):
+                await hub.send_here(session_id, frame)
+
+        hub.fanout.on("widget", from_other_replica)
 
     async def notifications(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(push_notifications(app))

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from bot import db
+from bot import db, surveys
 from bot.attachments import PendingAttachment
-from bot.tickets import change_status
+from bot.calendar import WorkingCalendar
+from bot.surveys import Survey
+from bot.tickets import change_status, open_ticket
 from bot.tickets.models import Ticket, TicketAttachment
 from tests.browser.conftest import DESKTOP, PHONE, Widget, screenshot, street_light_photo
 from tests.conftest import Stack
@@ -228,3 +231,46 @@ def test_english_switch_changes_the_widget_and_the_answer_language(
     assert "Hello" in widget.say("hi")
     # New messages are announced to screen readers; the restored history is not.
     expect(page.locator(".td-panel [aria-live=polite]")).to_contain_text("Hello")
+
+
+def test_resident_answers_the_satisfaction_survey_with_a_chip_and_a_comment(
+    stack: Stack, page, widget: Widget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page.goto(f"{stack.url}/")
+    widget.open()
+    widget.say("xin chào")
+    sender = f"web:{session_id_of(page)}"
+    sessions = stack_sessions(stack)
+    # Staff resolve one of the resident's reports; the invitation is due at once here
+    # (in service it waits SURVEY_DELAY_MINUTES).
+    monkeypatch.setattr(
+        surveys, "_config", surveys.SurveyConfig(surveys.SurveyPolicy(delay=timedelta(0)))
+    )
+    with db.transaction(sessions) as session:
+        code = open_ticket(
+            session,
+            kind="complaint",
+            category="street_lighting",
+            description="Đèn đường trước số 42 Lê Lợi không sáng ba đêm nay",
+            location="Trước số 42 Lê Lợi, phường 7",
+            sender_id=sender,
+            channel="widget",
+            language="vi",
+            calendar=WorkingCalendar(),
+            unit_for_category=lambda _c: "public_lighting",
+            now=datetime.now(timezone.utc),
+        ).code
+        for status in ("assigned", "in_progress", "resolved"):
+            change_status(session, code, status, actor="staff:test")
+
+    invitation = widget.replies.filter(has_text="có hài lòng").last
+    expect(invitation).to_contain_text(code)
+    for label in surveys.LABELS["vi"]:
+        expect(widget.chip(label)).to_be_visible()
+    assert "góp ý" in widget.choose("Hài lòng")
+    expect(widget.sent.last).to_contain_text("Hài lòng")
+    assert "cảm ơn" in widget.say("Đội sửa đèn rất nhanh").lower()
+
+    with sessions() as session:
+        survey = session.scalars(select(Survey).where(Survey.sender_id == sender)).one()
+    assert (survey.score, survey.comment) == (4, "Đội sửa đèn rất nhanh")

@@ -28,6 +28,8 @@ def test_health_reports_every_component_up(stack: Stack) -> None:
         "rasa": True,
         "actions": True,
         "database": True,
+        "tracker_store": True,
+        "recovery": True,
     }
 
 

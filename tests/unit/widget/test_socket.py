@@ -55,7 +55,11 @@ async def test_message_is_acknowledged_answered_and_sent_to_rasa_as_the_web_send
     assert bubbles[0]["client_id"] == sent["id"] and bubbles[0]["seq"] == ack["seq"]
     assert {"type": "typing", "on": True} in frames
     assert rasa_probe.received[0]["sender"] == f"web:{session_id}"
-    assert rasa_probe.received[0]["metadata"] == {"lang": "vi", "channel": "widget"}
+    assert rasa_probe.received[0]["metadata"] == {
+        "lang": "vi",
+        "channel": "widget",
+        "inbound_id": 1,
+    }
 
 
 async def test_resent_message_is_acknowledged_again_but_stored_and_answered_once(
