@@ -9,7 +9,9 @@ the channel, then marks each row sent, failed (retried with back-off) or undeliv
        └──lease expires───┘ └──mark_failed (last attempt) / mark_undeliverable──► failed
 
 Delivery is at least once: a worker that crashes after sending but before mark_sent lets
-the lease expire and the row is sent again; a row marked sent is never claimed again.
+the lease expire and the row is sent again, unless the gateway's sent journal recorded it
+(`channels.sent_journal`, replayed at the next start); a row marked sent is never claimed
+again.
 """
 
 from __future__ import annotations
@@ -322,6 +324,24 @@ def mark_undeliverable(session: Session, message_id: int, reason: str) -> Outbox
         message.last_error = f"{UNDELIVERABLE}: {reason}"[:4000]
     session.flush()
     return message
+
+
+def mark_sent_where_unsent(
+    session: Session, message_ids: Iterable[int], now: datetime | None = None
+) -> int:
+    """Rows a gateway handed to the platform and recorded in its sent journal before it
+    stopped (`channels.sent_journal`): sent, whatever they are waiting for. Returns how many
+    were not marked sent yet."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status.in_((PENDING, SENDING)))
+        .values(status=SENT, sent_at=_utc(now), claim_token=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 def release(

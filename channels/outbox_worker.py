@@ -26,6 +26,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import attachments, outbox
 from bot.db import transaction
+from channels import sent_journal
 from channels.keys import SESSIONS, SETTINGS
 from channels.rendering import (
     DeliveryError,
@@ -35,6 +36,7 @@ from channels.rendering import (
     Sender,
     reply_from_body,
 )
+from channels.sent_journal import SentJournal
 from channels.telegram import TELEGRAM
 from channels.zalo import ZALO
 
@@ -66,6 +68,7 @@ class OutboxWorker:
         lease_seconds: int = LEASE_SECONDS,
         max_attempts: int = MAX_ATTEMPTS,
         retry_base: timedelta = outbox.BACKOFF_BASE,
+        journal: SentJournal | None = None,
     ) -> None:
         self.sessions = sessions
         self.senders = dict(senders)
@@ -74,6 +77,7 @@ class OutboxWorker:
         self.max_attempts = max_attempts
         self.retry_base = retry_base
         self._in_flight: set[int] = set()
+        self.journal = journal
 
     async def run(self, interval: float = INTERVAL) -> None:
         last_housekeeping = 0.0
@@ -159,6 +163,8 @@ class OutboxWorker:
             return "failed"
         finally:
             self._in_flight.discard(delivery.id)
+        if self.journal is not None:
+            self.journal.record(delivery.id)
         await asyncio.to_thread(self._sent, delivery.id, now)
         return "sent"
 
@@ -226,12 +232,22 @@ def setup_worker(app: web.Application) -> None:
             yield
             return
         retry_base = timedelta(seconds=app[SETTINGS].outbox_retry_seconds)
-        app[OUTBOX_WORKER] = OutboxWorker(app[SESSIONS], senders, retry_base=retry_base)
+        # Replies a stopped gateway handed over but never marked sent are not sent again.
+        folder = app[SETTINGS].var_dir / "run" / "sent"
+        await asyncio.to_thread(sent_journal.replay, folder, app[SESSIONS])
+        journal = sent_journal.SentJournal(folder)
+        for key in (TELEGRAM, ZALO):
+            if key in app:
+                app[key].journal = journal
+        app[OUTBOX_WORKER] = OutboxWorker(
+            app[SESSIONS], senders, retry_base=retry_base, journal=journal
+        )
         task = asyncio.create_task(app[OUTBOX_WORKER].run())
         log.info("Outbox worker delivers to: %s", ", ".join(sorted(senders)))
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        journal.close()
 
     app.cleanup_ctx.append(worker)

@@ -31,6 +31,7 @@ from bot.conversation import (
 from bot.db import transaction
 from bot.rasa_client import RasaClient
 from bot.text import resident_text
+from channels.sent_journal import SentJournal
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +276,9 @@ class PushChannel:
         # until the gateway sets it.
         self.sender_wait: Callable[[str], float] = lambda _sender: 0.0
         self._slowed: dict[str, float] = {}
+        # Where a reply the platform accepted is written down before the database hears of
+        # it (set by the gateway, see channels.sent_journal).
+        self.journal: SentJournal | None = None
 
     # Subclasses say who an update is from and what to do with it.
     def sender_of(self, data: dict[str, Any]) -> str | None:
@@ -509,6 +513,8 @@ class PushChannel:
                 await asyncio.to_thread(self._release, outbox_ids[position:], delay)
                 return
             if row is not None:
+                if self.journal is not None:
+                    self.journal.record(row)
                 await asyncio.to_thread(self._sent, row)
 
     def _sent(self, row: int) -> None:
