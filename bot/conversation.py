@@ -149,6 +149,7 @@ async def accept(
     rasa_text: str | None = None,
 ) -> int | None:
     """Store the message before anything else; returns its id, or None for a re-delivery.
+    `accept_and_route` does the same and routes it in the same transaction.
 
     With `resume`, a message already stored under `external_id` but never answered and no
     longer owned by a gateway (the one answering it stopped) is taken over and returned so
@@ -156,28 +157,71 @@ async def accept(
     When the database fails or is slower than `store_timeout`, the message goes to the spool
     and StoredForLater is raised.
     """
+    message_id, _ = await accept_and_route(
+        sessions,
+        channel=channel,
+        sender_id=sender_id,
+        text=text,
+        language_hint=language_hint,
+        external_id=external_id,
+        resume=resume,
+        rasa_text=rasa_text,
+        route=False,
+    )
+    return message_id
+
+
+async def accept_and_route(
+    sessions: sessionmaker,
+    *,
+    channel: str,
+    sender_id: str,
+    text: str,
+    language_hint: str | None = None,
+    external_id: str | None = None,
+    resume: bool = False,
+    rasa_text: str | None = None,
+    route: bool = True,
+) -> tuple[int | None, Route | None]:
+    """`accept`, and in the same database transaction the routing `answer` needs (a
+    conversation held by staff, a survey answer, earlier messages still waiting): one trip
+    to the database before Rasa instead of two. The route is None when it could not be
+    worked out here; `answer` then works it out itself."""
     # Messages without a platform id get one, so a write that ends after we gave up on it
     # and its spooled copy are recognised as one message.
     external_id = external_id or f"gw-{uuid.uuid4().hex}"
     policy = POLICY
 
-    def store() -> int | None:
+    def store() -> tuple[int | None, Route | None]:
         with transaction(sessions) as session:
-            stored = messages.record_inbound(
-                session,
-                channel=channel,
-                sender_id=sender_id,
-                text=text,
-                external_id=external_id,
-                language_hint=language_hint,
-                rasa_text=rasa_text,
-                lease=policy.lease,
-            )
-            if stored is not None:
-                return stored.id
-            if not resume:
-                return None
-            return messages.take_over(session, channel, external_id, policy.lease)
+            message_id = _store(session)
+            if message_id is None or not route:
+                return message_id, None
+            try:
+                with session.begin_nested():
+                    return message_id, _route(
+                        session, message_id, channel, sender_id, rasa_text or text, language_hint
+                    )
+            except Exception:  # the message stays stored; `answer` routes it again
+                log.exception("could not route message %s with its storing", message_id)
+                return message_id, None
+
+    def _store(session: Session) -> int | None:
+        stored = messages.record_inbound(
+            session,
+            channel=channel,
+            sender_id=sender_id,
+            text=text,
+            external_id=external_id,
+            language_hint=language_hint,
+            rasa_text=rasa_text,
+            lease=policy.lease,
+        )
+        if stored is not None:
+            return stored.id
+        if not resume:
+            return None
+        return messages.take_over(session, channel, external_id, policy.lease)
 
     try:
         if policy.spool is not None and policy.spool.has_entries():
@@ -210,24 +254,25 @@ async def accept(
         raise StoredForLater(busy_language(text, language_hint)) from error
 
 
-async def _resume_after_handoff(rasa: RasaClient, sessions: sessionmaker, sender_id: str) -> None:
-    """A handoff the resident ended themselves (stopped waiting) leaves Rasa paused until
-    the gateway's next round resumes it: the message that follows must not meet a silent
-    assistant, so it resumes Rasa first."""
-
-    def ended() -> list[int]:
-        with sessions() as session:
-            return list(
-                session.scalars(
-                    select(handoffs.Handoff.id).where(
-                        handoffs.Handoff.sender_id == sender_id,
-                        handoffs.Handoff.status == handoffs.CLOSED,
-                        handoffs.Handoff.resumed_at.is_(None),
-                    )
-                )
+def _ended_handoffs(session: Session, sender_id: str) -> tuple[int, ...]:
+    """Handoffs the resident ended themselves (stopped waiting) that left Rasa paused until
+    the gateway's next round resumes it."""
+    return tuple(
+        session.scalars(
+            select(handoffs.Handoff.id).where(
+                handoffs.Handoff.sender_id == sender_id,
+                handoffs.Handoff.status == handoffs.CLOSED,
+                handoffs.Handoff.resumed_at.is_(None),
             )
+        )
+    )
 
-    ids = await asyncio.to_thread(ended)
+
+async def _resume_after_handoff(
+    rasa: RasaClient, sessions: sessionmaker, sender_id: str, ids: tuple[int, ...]
+) -> None:
+    """The message that follows a handoff the resident ended must not meet a silent
+    assistant: Rasa is resumed first."""
     if not ids:
         return
     try:
@@ -242,6 +287,47 @@ async def _resume_after_handoff(rasa: RasaClient, sessions: sessionmaker, sender
                 handoffs.mark_resumed(session, handoff_id)
 
     await asyncio.to_thread(done)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a stored message goes before Rasa: worked out in one transaction, with its
+    storing when it can be (`accept_and_route`)."""
+
+    # An interceptor took it and recorded it answered (a conversation held by staff, a
+    # survey answer): these are its replies.
+    replies: list[Reply] | None = None
+    # Earlier messages of the resident are still unanswered: it waits behind them.
+    waiting: bool = False
+    attempts: int = 1
+    error: str | None = None
+    # Handoffs to resume Rasa after before it reads this message.
+    ended_handoffs: tuple[int, ...] = ()
+
+
+def _route(
+    session: Session,
+    message_id: int,
+    channel: str,
+    sender_id: str,
+    text: str,
+    language_hint: str | None,
+) -> Route:
+    if INTERCEPTORS:
+        language = resident_language(session, sender_id, language_hint)
+        replies = intercept(session, Inbound(message_id, channel, sender_id, text, language))
+        if replies is not None:
+            messages.mark_answered(session, message_id)
+            return Route(replies=replies)
+    if messages.unanswered_before(session, sender_id, message_id):
+        messages.mark_failed(session, message_id, "waiting for earlier messages")
+        return Route(waiting=True)
+    attempts, error = session.execute(
+        select(messages.InboundMessage.attempts, messages.InboundMessage.error).where(
+            messages.InboundMessage.id == message_id
+        )
+    ).one()
+    return Route(attempts=attempts, error=error, ended_handoffs=_ended_handoffs(session, sender_id))
 
 
 @dataclass(frozen=True)
@@ -271,10 +357,11 @@ async def answer(
     text: str,
     language_hint: str | None = None,
     hold_replies: bool = False,
+    routed: Route | None = None,
 ) -> Outcome:
     """Ask Rasa about a stored message and record the outcome; never raises for Rasa or the
     database being down. `text` is what Rasa reads (a button's payload where the log keeps
-    its title).
+    its title); `routed`, the route `accept_and_route` found while storing it.
 
     With `hold_replies` (push channels), the answer is recorded with its replies in the
     outbox, held for the caller to send at once: if the gateway stops before they are sent,
@@ -298,6 +385,7 @@ async def answer(
             sender_id=sender_id,
             text=text,
             language_hint=language_hint,
+            routed=routed,
         )
     )
     done, _ = await asyncio.wait({work}, timeout=policy.busy_after)
@@ -385,41 +473,26 @@ async def _work(
     sender_id: str,
     text: str,
     language_hint: str | None,
+    routed: Route | None = None,
 ) -> _Answer:
-    def route() -> tuple[list[Reply] | None, bool, int, str | None]:
-        """(the interceptors' replies, whether it must wait, how often it was taken, the
-        last attempt's error)"""
+    def route() -> Route:
         with transaction(sessions) as session:
-            if INTERCEPTORS:
-                language = resident_language(session, sender_id, language_hint)
-                inbound = Inbound(message_id, channel, sender_id, text, language)
-                replies = intercept(session, inbound)
-                if replies is not None:
-                    messages.mark_answered(session, message_id)
-                    return replies, False, 0, None
-            if messages.unanswered_before(session, sender_id, message_id):
-                messages.mark_failed(session, message_id, "waiting for earlier messages")
-                return None, True, 0, None
-            attempts, error = session.execute(
-                select(messages.InboundMessage.attempts, messages.InboundMessage.error).where(
-                    messages.InboundMessage.id == message_id
-                )
-            ).one()
-            return None, False, attempts, error
+            return _route(session, message_id, channel, sender_id, text, language_hint)
 
-    try:
-        replies, waiting, attempts, last_error = await asyncio.to_thread(route)
-    except SQLAlchemyError:
-        # Stored, but the database went away: the recovery worker answers it later.
-        log.exception("database error while answering message %s", message_id)
-        return _Answer()
-    if replies is not None:
-        return _Answer(replies=replies, recorded=True)
-    if waiting:
+    if routed is None:
+        try:
+            routed = await asyncio.to_thread(route)
+        except SQLAlchemyError:
+            # Stored, but the database went away: the recovery worker answers it later.
+            log.exception("database error while answering message %s", message_id)
+            return _Answer()
+    if routed.replies is not None:
+        return _Answer(replies=routed.replies, recorded=True)
+    if routed.waiting:
         return _Answer()
     if await actions_down():
         return _Answer(error=ACTIONS_DOWN)
-    await _resume_after_handoff(rasa, sessions, sender_id)
+    await _resume_after_handoff(rasa, sessions, sender_id, routed.ended_handoffs)
     try:
         rasa_replies = await ask_rasa(
             rasa,
@@ -428,8 +501,8 @@ async def _work(
             text=text,
             channel=channel,
             language_hint=language_hint,
-            check_tracker=attempts > 1,
-            resend_if_silent=(last_error or "").startswith(ACTIONS_DOWN),
+            check_tracker=routed.attempts > 1,
+            resend_if_silent=(routed.error or "").startswith(ACTIONS_DOWN),
         )
     except RasaUnavailable as error:
         return _Answer(error=str(error))
@@ -621,7 +694,7 @@ async def converse(
     """Store the message, ask Rasa, store the outcome; never raises for Rasa or the
     database being down (the resident is told "busy, recorded")."""
     try:
-        message_id = await accept(
+        message_id, routed = await accept_and_route(
             sessions,
             channel=channel,
             sender_id=sender_id,
@@ -641,6 +714,7 @@ async def converse(
         sender_id=sender_id,
         text=text,
         language_hint=language_hint,
+        routed=routed,
     )
 
 

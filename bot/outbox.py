@@ -84,6 +84,9 @@ class OutboxMessage(Base):
     ticket_id = Column(Integer, ForeignKey("ticket.id"), nullable=True, index=True)
     # Producers that might enqueue twice (a retried job) give a key; the second is ignored.
     dedupe_key = Column(String(128), nullable=True, unique=True)
+    # Set when a gateway stopped while the platform was taking this row: whether it got
+    # there is unknown, so it is sent again and may reach the resident twice.
+    unconfirmed_at = Column(DateTime, nullable=True)
 
     @property
     def text(self) -> str:
@@ -339,6 +342,23 @@ def mark_sent_where_unsent(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status.in_((PENDING, SENDING)))
         .values(status=SENT, sent_at=_utc(now), claim_token=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def mark_unconfirmed(
+    session: Session, message_ids: Iterable[int], now: datetime | None = None
+) -> int:
+    """Rows a stopped gateway had started to send without hearing back: they stay due (sent
+    again rather than lost) and are marked, for the operators and the fault suite."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status.in_((PENDING, SENDING)))
+        .values(unconfirmed_at=_utc(now))
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)

@@ -142,6 +142,8 @@ class OutboxWorker:
     async def _deliver(self, delivery: Delivery, now: datetime | None) -> str:
         sender = self.senders[delivery.channel]
         self._in_flight.add(delivery.id)
+        if self.journal is not None:
+            self.journal.sending(delivery.id)
         try:
             await sender.deliver(delivery.recipient, reply_from_body(delivery.body))
         except RecipientUnreachable as exc:

@@ -24,7 +24,7 @@ from bot.conversation import (
     Button,
     Reply,
     StoredForLater,
-    accept,
+    accept_and_route,
     answer,
     resident_language,
 )
@@ -411,7 +411,7 @@ class PushChannel:
         text = resident_text(text, strict=False)  # never a control character or bad Unicode
         said = resident_text(said, strict=False) if said else None
         try:
-            message_id = await accept(
+            message_id, routed = await accept_and_route(
                 self.sessions,
                 channel=self.channel,
                 sender_id=sender_id,
@@ -435,6 +435,7 @@ class PushChannel:
             text=text,
             language_hint=hint,
             hold_replies=True,
+            routed=routed,
         )
         if outcome.outbox_ids is not None:
             await self.send_held(sender_id, outcome.replies, outcome.outbox_ids)
@@ -495,7 +496,10 @@ class PushChannel:
         is marked sent; from the first that fails, the outbox worker takes over, in order.
         Should the gateway stop in between, the worker sends what is left when the hold
         ends, so no reply is lost."""
+        journal = self.journal
         for position, (reply, row) in enumerate(zip(replies, outbox_ids, strict=True)):
+            if journal is not None:
+                journal.sending(row)
             try:
                 await self.sender.deliver(sender_id, reply)
             except RecipientUnreachable as exc:
@@ -513,8 +517,8 @@ class PushChannel:
                 await asyncio.to_thread(self._release, outbox_ids[position:], delay)
                 return
             if row is not None:
-                if self.journal is not None:
-                    self.journal.record(row)
+                if journal is not None:
+                    journal.record(row)
                 await asyncio.to_thread(self._sent, row)
 
     def _sent(self, row: int) -> None:

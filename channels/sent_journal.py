@@ -1,18 +1,21 @@
-"""What this gateway has handed to Telegram or Zalo, written down the moment the platform
-said yes, before the database hears of it.
+"""What this gateway is handing to Telegram or Zalo, written down around each send, before
+the database hears of it.
 
 Marking an outbox row sent takes a database transaction on a worker thread; a gateway killed
 between the platform's answer and that commit would leave the row unsent, and the outbox
 worker would send it again once its hold or lease ran out: the resident reads the same reply
-twice. The journal closes most of that gap: the row's id is appended to a file owned by this
-process (one `write`, no thread, no database: the kernel keeps it even when the process is
-killed), and at the next start the journals of gateways that are gone mark their rows sent
-before any worker sends anything.
+twice. The journal closes that gap: "s <id>" is appended to a file owned by this process
+before the request goes out, "d <id>" the moment the platform said yes (one `write` each,
+no thread, no database: the kernel keeps them even when the process is killed). At the next
+start the journals of gateways that are gone are read before any worker sends anything:
+rows done are marked sent; rows started and never done are the requests the kill cut off.
 
-What it cannot close: the platform has taken the message and the gateway dies before reading
-the answer (a millisecond or two). Telegram and Zalo take no idempotency key, so that message
-is sent again (at least once, never lost). On one host the journals live in
-`var/run/sent/`; gateways on other hosts do not see each other's, see docs/DEPLOY.md.
+Those last ones cannot be settled: the platform may have taken the message before the
+gateway died, and Telegram and Zalo take no idempotency key and cannot be asked. They are
+sent again (at least once: a reply is never lost) and marked `unconfirmed_at`, so operators
+and the fault suite see which replies may have reached a resident twice. On one host the
+journals live in `var/run/sent/`; gateways on other hosts do not see each other's, see
+docs/DEPLOY.md.
 
 A journal is locked (`flock`) by its process for as long as it lives; a journal whose lock
 can be taken belongs to a process that is gone.
@@ -52,11 +55,18 @@ class SentJournal:
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._size = 0
 
+    def sending(self, row_id: int | None) -> None:
+        """Outbox row `row_id` is about to go to the platform."""
+        self._write("s", row_id)
+
     def record(self, row_id: int | None) -> None:
         """The platform accepted outbox row `row_id`; called before the row is marked sent."""
+        self._write("d", row_id)
+
+    def _write(self, mark: str, row_id: int | None) -> None:
         if row_id is None or self._fd < 0:
             return  # closed: a reply sent while the gateway drains is committed as usual
-        line = f"{row_id}\n".encode()
+        line = f"{mark} {row_id}\n".encode()
         try:
             os.write(self._fd, line)
         except OSError as error:  # a full disk must not stop replies; the window reopens
@@ -85,8 +95,9 @@ class SentJournal:
                 path.unlink(missing_ok=True)
 
 
-def orphaned(folder: Path) -> list[tuple[Path, list[int]]]:
-    """The journals left by gateways that are gone, with the rows each recorded."""
+def orphaned(folder: Path) -> list[tuple[Path, list[int], list[int]]]:
+    """The journals left by gateways that are gone, with the rows each one's platform took
+    and the rows it started to send without hearing back."""
     found = []
     if not folder.is_dir():
         return found
@@ -103,22 +114,33 @@ def orphaned(folder: Path) -> list[tuple[Path, list[int]]]:
             data = os.read(fd, os.fstat(fd).st_size)
         finally:
             os.close(fd)
-        rows = [int(line) for line in data.decode("ascii", "replace").split() if line.isdigit()]
-        found.append((path, rows))
+        started: dict[int, None] = {}
+        done: dict[int, None] = {}
+        for line in data.decode("ascii", "replace").splitlines():
+            mark, _, row = line.partition(" ")
+            if row.isdigit():
+                (done if mark == "d" else started)[int(row)] = None
+        found.append((path, list(done), [row for row in started if row not in done]))
     return found
 
 
-def replay(folder: Path, sessions: sessionmaker) -> int:
-    """Mark sent the rows that gone gateways handed to a platform but never marked; returns
-    how many were still waiting to be sent. Run before the outbox worker starts."""
-    marked = 0
-    for path, rows in orphaned(folder):
-        if rows:
+def replay(folder: Path, sessions: sessionmaker) -> tuple[int, int]:
+    """Settle what gateways that are gone left in their journals; returns how many rows were
+    marked sent (the platform had taken them) and how many unconfirmed (cut off mid-send,
+    sent again). Run before the outbox worker starts."""
+    marked = unconfirmed = 0
+    for path, done, cut_off in orphaned(folder):
+        if done or cut_off:
             with transaction(sessions) as session:
-                marked += outbox.mark_sent_where_unsent(session, rows)
+                marked += outbox.mark_sent_where_unsent(session, done)
+                unconfirmed += outbox.mark_unconfirmed(session, cut_off)
         path.unlink(missing_ok=True)
     if marked:
-        log.info(
-            "sent journal: %d reply(ies) sent before a stop marked sent, not sent again", marked
+        log.info("sent journal: %d message(s) sent before a stop marked sent", marked)
+    if unconfirmed:
+        log.warning(
+            "sent journal: %d message(s) were being sent when the gateway stopped; they are "
+            "sent again and may reach their residents twice",
+            unconfirmed,
         )
-    return marked
+    return marked, unconfirmed

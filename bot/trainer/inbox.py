@@ -304,6 +304,7 @@ class InboxObserver:
         self.recent = recent or RecentMessages()
         self.fallback_texts = fallback_replies(domain)
         self._writes: set[asyncio.Future[None]] = set()
+        self._last: asyncio.Future[None] | None = None
 
     def __call__(
         self, sender_id: str, text: str, metadata: dict[str, Any], nlu: dict[str, Any]
@@ -321,9 +322,19 @@ class InboxObserver:
         )
         if write is None:
             return
-        task = asyncio.ensure_future(asyncio.to_thread(self._write, write))
+        # One write after another, in the order the answers came: the newest sighting of a
+        # wording is the one its inbox item links to.
+        task = asyncio.ensure_future(self._after(self._last, write))
+        self._last = task
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
+
+    async def _after(
+        self, previous: asyncio.Future[None] | None, write: Callable[[Session], None]
+    ) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.gather(previous, return_exceptions=True)
+        await asyncio.to_thread(self._write, write)
 
     def _write(self, write: Callable[[Session], None]) -> None:
         from bot.db import transaction

@@ -262,7 +262,7 @@ async def answer(app: web.Application, session_id: str, message: dict[str, Any])
     async with hub.lock(session_id):
         # A resend of a message already answered stops here; one stored but never answered
         # (the gateway stopped in between) is answered now.
-        message_id = await conversation.accept(
+        message_id, routed = await conversation.accept_and_route(
             app[SESSIONS],
             channel=CHANNEL,
             sender_id=sender_id,
@@ -285,6 +285,7 @@ async def answer(app: web.Application, session_id: str, message: dict[str, Any])
                 sender_id=sender_id,
                 text=message["payload"] or message["text"],
                 language_hint=message["lang"],
+                routed=routed,
             )
             replies = [reply.as_dict() for reply in outcome.replies]
             bubbles = await asyncio.to_thread(store_assistant_bubbles, app, session_id, replies)

@@ -84,6 +84,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     if ROWS:
         terminalreporter.section("fault injection: messages while each fault lasted")
         terminalreporter.write_line(table(ROWS))
+        terminalreporter.write_line(
+            "cut: replies the gateway was sending when it was killed, sent again "
+            "(may reach the resident twice; see tests/faults/harness.py)"
+        )
         for row in ROWS:
-            if row.lost or row.duplicated or row.details.get("not recovered"):
+            if row.lost or row.duplicated or row.uncertain or row.details.get("not recovered"):
                 terminalreporter.write_line(f"{row.fault}: {row.details}")

@@ -8,7 +8,12 @@ What counts, for the residents of one fault:
   was never answered; a reply in Rasa's tracker that the resident never received; a
   status-change notification never delivered;
 - duplicated: a message Rasa handled twice (its id twice in the tracker), a reply or a
-  notification the resident received more often than it was sent, two tickets for one report.
+  notification the resident received more often than it was sent, two tickets for one report;
+- uncertain: a reply received twice because the gateway was killed while the platform was
+  taking it (the gateway's sent journal shows the request started and never answered, and
+  the row is marked `unconfirmed_at`): Telegram and Zalo take no idempotency key, so such a
+  reply is sent again rather than risk losing it. Counted apart, never as a duplicate, and
+  only as many times as rows were marked.
 """
 
 from __future__ import annotations
@@ -453,6 +458,7 @@ class Row:
     busy: int
     max_wait: float
     details: dict[str, Any] = field(default_factory=dict)
+    uncertain: int = 0
 
 
 @dataclass
@@ -560,7 +566,7 @@ def account(
 ) -> Row:
     details: dict[str, Any] = {}
     sent = sum(r.sent for r in residents)
-    lost = duplicated = answered = 0
+    lost = duplicated = answered = uncertain = 0
     for resident in residents:
         rows = stack.query(
             "SELECT id, text, status FROM inbound_message WHERE sender_id = :s ORDER BY id",
@@ -584,7 +590,20 @@ def account(
         for _, notice in [n for n in notices if n[0] is resident]:
             said[notice] += 1
         missing = sum((said - got).values())
-        extra = sum((got - said).values())
+        doubled = got - said
+        # Replies cut off mid-send by a kill, sent again (see the module's docstring).
+        cut_off = Counter(
+            json.loads(body).get("text", "") if isinstance(body, str) else body.get("text", "")
+            for (body,) in stack.query(
+                "SELECT body FROM outbox_message WHERE recipient = :r "
+                "AND unconfirmed_at IS NOT NULL",
+                r=resident.sender_id,
+            )
+        )
+        excused = doubled & cut_off
+        uncertain += sum(excused.values())
+        doubled -= excused
+        extra = sum(doubled.values())
         lost += not_persisted + unanswered + missing + silent
         duplicated += handled_twice + extra
         problems = {
@@ -605,7 +624,8 @@ def account(
                 "errors": resident.errors[:3],
                 "wrong-language busy": resident.wrong_language_busy,
                 "missing": list((said - got).elements())[:3],
-                "extra": list((got - said).elements())[:3],
+                "extra": list(doubled.elements())[:3],
+                "sent again after a kill cut it off": sum(excused.values()),
             }
     senders = [r.sender_id for r in residents]
     marks = ",".join(f":s{i}" for i in range(len(senders)))
@@ -631,6 +651,7 @@ def account(
         busy=sum(r.busy for r in residents),
         max_wait=max(waits) if waits else 0.0,
         details=details,
+        uncertain=uncertain,
     )
 
 
@@ -653,7 +674,7 @@ def handlings(events: list[dict[str, Any]]) -> dict[int, list[int]]:
 
 def table(rows: list[Row]) -> str:
     header = (
-        f"{'fault':<34} {'sent':>5} {'answered':>8} {'lost':>5} {'dup':>5} "
+        f"{'fault':<34} {'sent':>5} {'answered':>8} {'lost':>5} {'dup':>5} {'cut':>4} "
         f"{'busy':>5} {'max wait s':>10} {'recover s':>9}"
     )
     lines = [header, "-" * len(header)]
@@ -661,7 +682,8 @@ def table(rows: list[Row]) -> str:
         wait = "∞" if row.max_wait == float("inf") else f"{row.max_wait:.1f}"
         lines.append(
             f"{row.fault:<34} {row.sent:>5} {row.answered:>8} {row.lost:>5} "
-            f"{row.duplicated:>5} {row.busy:>5} {wait:>10} {row.recover_seconds:>9.1f}"
+            f"{row.duplicated:>5} {row.uncertain:>4} {row.busy:>5} {wait:>10} "
+            f"{row.recover_seconds:>9.1f}"
         )
     return "\n".join(lines)
 

@@ -34,7 +34,7 @@ def check(stack: FaultStack, fault: Fault, tag: int, size: str) -> None:
     ROWS.append(row)
     print(
         f"\n{row.fault}: sent {row.sent}, answered {row.answered}, lost {row.lost}, "
-        f"duplicated {row.duplicated}, busy {row.busy}, max wait {row.max_wait:.1f} s, "
+        f"duplicated {row.duplicated}, cut off and sent again {row.uncertain}, busy {row.busy}, max wait {row.max_wait:.1f} s, "
         f"recovered in {row.recover_seconds:.1f} s; {row.details}"
     )
     assert not row.details.get("not recovered"), f"{fault.name} did not recover: {row.details}"

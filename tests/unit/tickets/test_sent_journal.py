@@ -42,35 +42,44 @@ def _statuses(db) -> dict[int, str]:  # type: ignore[no-untyped-def]
 def test_rows_recorded_by_a_killed_gateway_are_marked_sent_at_the_next_start(
     db, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    first, second, third = _held_rows(db, 3)
+    first, second, cut_off, untouched = _held_rows(db, 4)
     folder = tmp_path / "sent"
-    # A gateway that handed two replies to the platform and was killed before the database
-    # heard of them.
+    # A gateway that handed two replies to the platform, was killed before the database heard
+    # of them, while a third was on its way.
     program = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
         "from channels.sent_journal import SentJournal\n"
         "journal = SentJournal(Path(sys.argv[1]))\n"
-        f"journal.record({first}); journal.record({second}); journal.record(None)\n"
+        f"journal.sending({first}); journal.record({first})\n"
+        f"journal.sending({second}); journal.record({second}); journal.record(None)\n"
+        f"journal.sending({cut_off})\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     killed = subprocess.run([sys.executable, "-c", program, str(folder)], check=False)
     assert killed.returncode == -9
 
-    assert sent_journal.replay(folder, db.factory) == 2
-    assert _statuses(db) == {first: SENT, second: SENT, third: SENDING}
+    assert sent_journal.replay(folder, db.factory) == (2, 1)
+    assert _statuses(db) == {first: SENT, second: SENT, cut_off: SENDING, untouched: SENDING}
+    # The one cut off is sent again when its hold ends (never lost), marked as uncertain.
+    with db.factory() as session:
+        marked = session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.unconfirmed_at.is_not(None))
+        ).all()
+    assert marked == [cut_off]
     assert list(folder.glob("*.log")) == []
     # A second start finds nothing more to do.
-    assert sent_journal.replay(folder, db.factory) == 0
+    assert sent_journal.replay(folder, db.factory) == (0, 0)
 
 
 def test_a_live_gateways_journal_is_left_alone(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     [row] = _held_rows(db, 1)
     folder = tmp_path / "sent"
     journal = sent_journal.SentJournal(folder)
+    journal.sending(row)
     journal.record(row)
     try:
-        assert sent_journal.replay(folder, db.factory) == 0
+        assert sent_journal.replay(folder, db.factory) == (0, 0)
         assert _statuses(db) == {row: SENDING}
         assert journal.path.exists()
     finally:
@@ -88,7 +97,9 @@ def test_a_long_running_journal_keeps_two_files_at_most(tmp_path: Path, monkeypa
             journal.record(row)
         files = list(tmp_path.glob("*.log"))
         assert 1 <= len(files) <= 2
-        recorded = {int(x) for path in files for x in path.read_text().split()}
+        recorded = {
+            int(line.split()[1]) for path in files for line in path.read_text().splitlines()
+        }
         assert 1199 in recorded  # the newest rows are always there
     finally:
         journal.close()
