@@ -11,7 +11,7 @@ from pathlib import Path
 # How a supervised child is recognised from its command line.
 ROLES = (
     ("rasa", ("bot.rasa_server", "rasa run", "rasa.__main__ run", "-m rasa run")),
-    ("actions", ("rasa_sdk", "run actions")),
+    ("actions", ("bot.action_server", "rasa_sdk", "run actions")),
     ("gateway", ("-m channels",)),
 )
 

@@ -528,6 +528,9 @@ async def ask_rasa(
     unless Rasa took it while its action server was down and answered nothing
     (`resend_if_silent`): then it is sent again, and handled, once, by working actions."""
     if check_tracker:
+        # A call that timed out may still be running in Rasa: what it did is only in the
+        # tracker once Rasa has let go of the conversation.
+        await rasa.settled(sender_id)
         events = await tracker_events(rasa, sender_id)
         known = replies_in_tracker(events, message_id)
         if known is not None and (known or not resend_if_silent):

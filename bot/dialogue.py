@@ -22,7 +22,16 @@ INTENT_LABELS: dict[str, tuple[str, str]] = {
     "ask_capabilities": ("Em giúp được gì?", "What can you do?"),
     "bot_challenge": ("Bạn là người hay máy?", "Are you a bot?"),
 }
-NOT_A_GUESS = {"nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "greet", "goodbye", "thank"}
+NOT_A_GUESS = {
+    "nlu_fallback",
+    "out_of_scope",
+    "inform",
+    "affirm",
+    "deny",
+    "greet",
+    "goodbye",
+    "thank",
+}
 FALLBACK = "nlu_fallback"
 
 
@@ -61,9 +70,12 @@ def clarify(ranking: Iterable[Mapping[str, object]], lang: str, failures: int) -
             ),
             [
                 human,
-                Button(say(lang, *INTENT_LABELS["file_complaint"]), intent_payload("file_complaint")),
                 Button(
-                    say(lang, *INTENT_LABELS["ask_capabilities"]), intent_payload("ask_capabilities")
+                    say(lang, *INTENT_LABELS["file_complaint"]), intent_payload("file_complaint")
+                ),
+                Button(
+                    say(lang, *INTENT_LABELS["ask_capabilities"]),
+                    intent_payload("ask_capabilities"),
                 ),
             ],
         )
@@ -75,7 +87,12 @@ def clarify(ranking: Iterable[Mapping[str, object]], lang: str, failures: int) -
                 "Dạ, em chưa hiểu ý anh/chị. Anh/chị nói rõ hơn giúp em được không ạ?",
                 "Sorry, I didn't quite understand. Could you say it another way?",
             ),
-            [Button(say(lang, *INTENT_LABELS["ask_capabilities"]), intent_payload("ask_capabilities"))],
+            [
+                Button(
+                    say(lang, *INTENT_LABELS["ask_capabilities"]),
+                    intent_payload("ask_capabilities"),
+                )
+            ],
         )
     return Reply(
         say(lang, "Dạ, ý anh/chị là…?", "Did you mean…?"),

@@ -125,3 +125,18 @@ def protect_handlers(logger: logging.Logger | None = None) -> None:
         if not any(isinstance(f, MaskingFilter) for f in existing.filters):
             existing.addFilter(RequestIdFilter())
             existing.addFilter(MaskingFilter())
+
+
+# Loggers that Rasa, rasa-sdk and Sanic give handlers of their own.
+OTHERS = ("rasa", "rasa_sdk", "sanic.root", "sanic.error", "sanic.access", "tensorflow")
+
+
+def take_over(level: str | int = "INFO", names: tuple[str, ...] = OTHERS) -> None:
+    """In the Rasa and action server processes: every record, theirs included, goes out
+    through one masked JSON handler on the root logger, as in the gateway."""
+    configure(level)
+    for name in names:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True

@@ -79,6 +79,23 @@ class RasaClient:
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
 
+    async def settled(self, sender_id: str, wait: float = 30.0) -> None:
+        """Wait until Rasa has finished handling this conversation's messages (our REST
+        channel's /settled); raises RasaUnavailable when it is still at it after `wait`
+        seconds. A Rasa without that route (stock Rasa) is not waited for."""
+        try:
+            async with self.http.get(
+                f"{self.base_url}/webhooks/rest/settled/{sender_id}",
+                params={"token": self.token, "wait": str(wait)},
+                timeout=aiohttp.ClientTimeout(total=wait + 5),
+            ) as response:
+                if response.status == 409:
+                    raise RasaUnavailable(f"Rasa is still answering {sender_id}")
+                if response.status not in (204, 200, 404):
+                    raise RasaUnavailable(f"Rasa /settled answered HTTP {response.status}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+
     async def _tracker_event(self, sender_id: str, event: str) -> None:
         try:
             async with self.http.post(

@@ -28,6 +28,7 @@ import sqlite3
 import time
 from typing import Any
 
+from bot import logs
 from bot.runtime import tensorflow_env, write_endpoints
 from bot.settings import load_settings
 
@@ -162,6 +163,8 @@ def warm_up_after_loading() -> None:
     load = rasa.core.run.load_agent_on_start
 
     async def load_and_warm_up(*args: Any, **kwargs: Any) -> Any:
+        # Sanic has set up its loggers by now: from here on every line is masked JSON.
+        logs.take_over(load_settings().log_level)
         agent = await load(*args, **kwargs)
         try:
             log.info("model warmed up in %.1f s", await warm_up(agent))

@@ -97,7 +97,7 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
             argv=[
                 python,
                 "-m",
-                "rasa_sdk",
+                "bot.action_server",
                 "--actions",
                 "actions",
                 "--port",

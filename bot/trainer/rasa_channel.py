@@ -122,6 +122,29 @@ class NluRestInput(RestInput):
                 )
             return response.json(collector.messages)
 
+        @webhook.route("/settled/<sender_id:path>", methods=["GET"])
+        async def settled(request: Request, sender_id: str) -> HTTPResponse:
+            """Returns once Rasa has finished whatever it is doing in this conversation (it
+            holds the conversation's lock until the last action has answered): 204, or 409
+            after `wait` seconds. Before the gateway reads a tracker to learn whether a
+            message was handled, so that a message Rasa is still handling (a call that timed
+            out on the gateway's side) is not taken for one it never saw and sent again."""
+            given = request.args.get("token") or ""
+            if not self.token or not hmac.compare_digest(given.encode(), self.token.encode()):
+                return response.json({"message": "token missing or wrong"}, status=401)
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or agent.lock_store is None:
+                return response.empty(status=204)
+            try:
+                wait = min(max(float(request.args.get("wait") or 30), 0.0), 120.0)
+            except ValueError:
+                return response.json({"message": "wait must be a number of seconds"}, status=400)
+            try:
+                await asyncio.wait_for(_pass_through(agent.lock_store, sender_id), wait)
+            except asyncio.TimeoutError:
+                return response.json({"message": "still answering"}, status=409)
+            return response.empty(status=204)
+
         @webhook.route("/model", methods=["PUT"])
         async def replace_model(request: Request) -> HTTPResponse:
             given = request.args.get("token") or ""
@@ -143,6 +166,12 @@ class NluRestInput(RestInput):
             return response.empty(status=204)
 
         return webhook
+
+
+async def _pass_through(lock_store: Any, sender_id: str) -> None:
+    """Take the conversation's lock after everyone already waiting for it, and let go."""
+    async with lock_store.lock(sender_id, lock_lifetime=10, wait_time_in_seconds=0.05):
+        pass
 
 
 def _load_gently(agent: Any, model_file: str) -> None:

@@ -128,7 +128,7 @@ class FaultStack:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if "rasa_sdk" in command:
+            if "bot.action_server" in command or "rasa_sdk" in command:
                 found["actions"] = pid
             elif "bot.rasa_server" in command:
                 found["rasa"] = pid

@@ -108,11 +108,6 @@ def test_action_server_slow(fault_stack: FaultStack, size: str) -> None:
     check(fault_stack, signal_fault(f"Action server stuck ({hold} s)", "actions", hold), 3, size)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race, issue #11: on a quiet machine the SQLite-locked fault once doubled a "
-    "complaint-form reply and its ticket (2 tickets for one form); it passed on loaded runs",
-)
 def test_sqlite_locked(fault_stack: FaultStack, size: str) -> None:
     seen = Degraded()
     locks = contextlib.ExitStack()

@@ -55,6 +55,17 @@ def traces(var_dir: Path) -> list[str]:
     return sorted(set(found))
 
 
+def assert_logs_keep_no_personal_data(folder: Path) -> None:
+    """Every process's log (gateway, Rasa, action server) is masked JSON lines once it is up,
+    and none holds what the resident wrote about themselves."""
+    for name in ("gateway.log", "rasa.log", "actions.log"):
+        text = (folder / name).read_text(errors="replace")
+        assert not [n for n in (PHONE, PHONE.replace(" ", ""), "Trần Phú") if n in text], name
+        lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        assert lines, f"{name} has no JSON lines"
+        assert all({"ts", "level", "logger", "msg"} <= set(line) for line in lines), name
+
+
 def test_a_resident_who_filed_a_report_can_be_exported_and_erased(stack: Stack) -> None:
     assert "ở đâu" in texts(stack.chat(SENDER, "đèn đường trước nhà tôi bị hỏng"))
     stack.chat(SENDER, PLACE)
@@ -63,6 +74,7 @@ def test_a_resident_who_filed_a_report_can_be_exported_and_erased(stack: Stack) 
     receipt = texts(stack.chat(SENDER, "/affirm"))
     code = re.search(r"PA-\d{4}-[2-9A-HJ-NP-Z]{5}", receipt)
     assert code, receipt
+    assert_logs_keep_no_personal_data(stack.var_dir / "logs")
 
     exported = tiepdan(stack, "privacy", "export", "--sender", f"api:{SENDER}")
     assert exported.returncode == 0, exported.stderr

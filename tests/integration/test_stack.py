@@ -63,7 +63,7 @@ def test_a_crashed_action_server_is_restarted_and_health_recovers(stack: Stack) 
     port = stack.env["ACTIONS_PORT"]
     pid = int(
         subprocess.run(
-            ["pgrep", "-f", f"rasa_sdk --actions actions --port {port}"],
+            ["pgrep", "-f", f"bot.action_server --actions actions --port {port}"],
             capture_output=True,
             text=True,
             check=True,

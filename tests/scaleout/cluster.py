@@ -189,7 +189,7 @@ def running_cluster(
     processes = [
         start(
             "actions",
-            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
+            [python, "-m", "bot.action_server", "--actions", "actions", "--port", str(ports["actions"])],
             SANIC_HOST="127.0.0.1",
         ),
         *[

@@ -142,3 +142,24 @@ def wait_for_notification(stack: Stack, sender: str, timeout: float = 60) -> boo
             return True
         time.sleep(1)
     return False
+
+
+def test_rasa_says_when_it_has_finished_with_a_conversation(stack: Stack) -> None:
+    """The gateway asks before it reads a tracker back (bot.conversation.ask_rasa)."""
+    url = f"{rasa_url(stack)}/webhooks/rest/settled/api:settled-1"
+    assert requests.get(url, params={"token": "wrong"}, timeout=10).status_code == 401
+    assert requests.get(url, timeout=10).status_code == 401
+    bad = requests.get(url, params={"token": RASA_TOKEN, "wait": "soon"}, timeout=10)
+    assert bad.status_code == 400 and "wait" in bad.json()["message"]
+    # Nothing under way: at once. After a message: once its answer is out.
+    started = time.monotonic()
+    assert requests.get(url, params={"token": RASA_TOKEN}, timeout=10).status_code == 204
+    assert time.monotonic() - started < 2
+    answered = requests.post(
+        f"{rasa_url(stack)}/webhooks/rest/webhook",
+        json={"sender": "api:settled-1", "message": "xin chào"},
+        params={"token": RASA_TOKEN},
+        timeout=60,
+    )
+    assert answered.status_code == 200 and answered.json()
+    assert requests.get(url, params={"token": RASA_TOKEN}, timeout=10).status_code == 204
