@@ -59,6 +59,24 @@ def use_sqlite_wal() -> None:
             cursor.close()
 
 
+def structlog_through_logging(level: int) -> None:
+    """Rasa writes many of its events with structlog, which only Rasa's command line
+    configures; served through `rasa.api.run` they go, at every level and unmasked, straight
+    to stdout (a resident's words and phone number in each debug line). Routed instead
+    through the standard loggers: filtered at our level, masked, as JSON lines."""
+    import structlog
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.processors.KeyValueRenderer(key_order=["event"], drop_missing=True),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=True,
+    )
+
+
 def validate_action_results_once() -> None:
     """One compiled validator for the action server's answers, same errors as Rasa's."""
     from jsonschema import ValidationError, validators
@@ -191,7 +209,9 @@ def main() -> None:
     # Only Rasa's command line applies the TF_* thread settings; `rasa.api.run` does not.
     setup_tf_environment()
 
-    configure_logging_and_warnings(getattr(logging, settings.log_level, logging.INFO))
+    level = getattr(logging, settings.log_level, logging.INFO)
+    configure_logging_and_warnings(level)
+    structlog_through_logging(level)
     use_sqlite_wal()
     keep_sqlite_connections()
     validate_action_results_once()
