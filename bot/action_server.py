@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from bot import logs
-from bot.settings import load_settings
+from bot.settings import SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> None:
     from rasa_sdk.endpoint import create_argument_parser
 
     args = create_argument_parser().parse_args(argv)
-    level = load_settings().log_level
+    try:
+        level = load_settings().log_level
+    except SettingsError as error:  # the actions need no settings: say so, log at INFO
+        print(f"action server: {error}; logging at INFO", file=sys.stderr)
+        level = "INFO"
     sanic_levels = utils.update_sanic_log_level
 
     def then_ours(*given: object, **named: object) -> None:
