@@ -6,7 +6,8 @@ it within a few seconds, in the on-disk spool). If Rasa has not answered within
 their language; Rasa's answer, if it still comes, follows through the outbox. A message
 Rasa could not answer at all stays in the log as failed and the recovery worker
 (`bot.recovery`) answers it once Rasa is back, in order for each resident. `converse` does
-both steps; channels that answer in the background call `accept` and `answer` themselves.
+both steps; channels that answer in the background call `accept_and_route` and `answer`
+themselves.
 """
 
 from __future__ import annotations
@@ -137,40 +138,6 @@ def busy_language(text: str, hint: str | None) -> str:
     return "vi" if has_diacritics(text) else "en" if text.isascii() and " " in text else "vi"
 
 
-async def accept(
-    sessions: sessionmaker,
-    *,
-    channel: str,
-    sender_id: str,
-    text: str,
-    language_hint: str | None = None,
-    external_id: str | None = None,
-    resume: bool = False,
-    rasa_text: str | None = None,
-) -> int | None:
-    """Store the message before anything else; returns its id, or None for a re-delivery.
-    `accept_and_route` does the same and routes it in the same transaction.
-
-    With `resume`, a message already stored under `external_id` but never answered and no
-    longer owned by a gateway (the one answering it stopped) is taken over and returned so
-    it can be answered now. `rasa_text` is what Rasa reads when it differs from `text`.
-    When the database fails or is slower than `store_timeout`, the message goes to the spool
-    and StoredForLater is raised.
-    """
-    message_id, _ = await accept_and_route(
-        sessions,
-        channel=channel,
-        sender_id=sender_id,
-        text=text,
-        language_hint=language_hint,
-        external_id=external_id,
-        resume=resume,
-        rasa_text=rasa_text,
-        route=False,
-    )
-    return message_id
-
-
 async def accept_and_route(
     sessions: sessionmaker,
     *,
@@ -183,10 +150,18 @@ async def accept_and_route(
     rasa_text: str | None = None,
     route: bool = True,
 ) -> tuple[int | None, Route | None]:
-    """`accept`, and in the same database transaction the routing `answer` needs (a
-    conversation held by staff, a survey answer, earlier messages still waiting): one trip
-    to the database before Rasa instead of two. The route is None when it could not be
-    worked out here; `answer` then works it out itself."""
+    """Store the message before anything else and, in the same database transaction, work
+    out the routing `answer` needs (a conversation held by staff, a survey answer, earlier
+    messages still waiting): one trip to the database before Rasa. Returns the message's id
+    (None for a re-delivery) and its route (None when it could not be worked out here, or
+    with `route=False`; `answer` then works it out itself).
+
+    With `resume`, a message already stored under `external_id` but never answered and no
+    longer owned by a gateway (the one answering it stopped) is taken over and returned so
+    it can be answered now. `rasa_text` is what Rasa reads when it differs from `text`.
+    When the database fails or is slower than `store_timeout`, the message goes to the spool
+    and StoredForLater is raised.
+    """
     # Messages without a platform id get one, so a write that ends after we gave up on it
     # and its spooled copy are recognised as one message.
     external_id = external_id or f"gw-{uuid.uuid4().hex}"
