@@ -16,6 +16,9 @@ What stock `rasa run` does per message that we do once (profiled with py-spy und
   synchronously on Rasa's event loop, so every fsync stalls every conversation;
 - the model is warmed up before the server accepts its first message (TensorFlow traces
   its graphs on the first call: the first resident would otherwise wait for it).
+
+And one thing it does that we do not: fall back to an in-memory tracker store when the
+database fails mid-run (bot.tracker_guard: the message gets a 503 and is sent again later).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import sqlite3
 import time
 from typing import Any
 
-from bot import logs
+from bot import logs, tracker_guard
 from bot.runtime import tensorflow_env, write_endpoints
 from bot.settings import load_settings
 
@@ -216,6 +219,7 @@ def main() -> None:
     keep_sqlite_connections()
     validate_action_results_once()
     pool_endpoint_sessions()
+    tracker_guard.install()
     warm_up_after_loading()
     rasa.api.run(
         model=args.model,

@@ -44,6 +44,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.tracker_guard import TrackerStoreDown
+
 logger = logging.getLogger(__name__)
 RANKING_SIZE = 3
 _SWAP = asyncio.Lock()  # one model load at a time
@@ -113,6 +115,9 @@ class NluRestInput(RestInput):
             except CancelledError:  # what the resident wrote is logged at DEBUG only
                 logger.error("rest message of %s timed out", message.sender_id)
                 logger.debug("the message that timed out: %r", text)
+            except TrackerStoreDown as error:  # not handled: the gateway holds it, sends again
+                logger.error("rest message of %s not handled: %s", message.sender_id, error)
+                return response.json({"message": str(error)}, status=503)
             except Exception:
                 logger.exception("rest message of %s failed", message.sender_id)
                 logger.debug("the message that failed: %r", text)
