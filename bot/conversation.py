@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -164,24 +164,32 @@ async def accept_and_route(
     """
     # Messages without a platform id get one, so a write that ends after we gave up on it
     # and its spooled copy are recognised as one message.
+    generated = external_id is None
     external_id = external_id or f"gw-{uuid.uuid4().hex}"
     policy = POLICY
 
     def store() -> tuple[int | None, Route | None]:
         with transaction(sessions) as session:
-            message_id = _store(session)
+            message_id, fresh = _store(session)
             if message_id is None or not route:
                 return message_id, None
             try:
                 with session.begin_nested():
                     return message_id, _route(
-                        session, message_id, channel, sender_id, rasa_text or text, language_hint
+                        session,
+                        message_id,
+                        channel,
+                        sender_id,
+                        rasa_text or text,
+                        language_hint,
+                        fresh=fresh,
                     )
             except Exception:  # the message stays stored; `answer` routes it again
                 log.exception("could not route message %s with its storing", message_id)
                 return message_id, None
 
-    def _store(session: Session) -> int | None:
+    def _store(session: Session) -> tuple[int | None, bool]:
+        """The message's id (None: stored before) and whether it was stored just now."""
         stored = messages.record_inbound(
             session,
             channel=channel,
@@ -191,12 +199,13 @@ async def accept_and_route(
             language_hint=language_hint,
             rasa_text=rasa_text,
             lease=policy.lease,
+            unique_id=generated,
         )
         if stored is not None:
-            return stored.id
+            return stored.id, True
         if not resume:
-            return None
-        return messages.take_over(session, channel, external_id, policy.lease)
+            return None, False
+        return messages.take_over(session, channel, external_id, policy.lease), False
 
     try:
         if policy.spool is not None and policy.spool.has_entries():
@@ -229,18 +238,17 @@ async def accept_and_route(
         raise StoredForLater(busy_language(text, language_hint)) from error
 
 
+_ENDED_HANDOFFS = select(handoffs.Handoff.id).where(
+    handoffs.Handoff.sender_id == bindparam("sender"),
+    handoffs.Handoff.status == handoffs.CLOSED,
+    handoffs.Handoff.resumed_at.is_(None),
+)
+
+
 def _ended_handoffs(session: Session, sender_id: str) -> tuple[int, ...]:
     """Handoffs the resident ended themselves (stopped waiting) that left Rasa paused until
     the gateway's next round resumes it."""
-    return tuple(
-        session.scalars(
-            select(handoffs.Handoff.id).where(
-                handoffs.Handoff.sender_id == sender_id,
-                handoffs.Handoff.status == handoffs.CLOSED,
-                handoffs.Handoff.resumed_at.is_(None),
-            )
-        )
-    )
+    return tuple(session.scalars(_ENDED_HANDOFFS, {"sender": sender_id}))
 
 
 async def _resume_after_handoff(
@@ -287,21 +295,32 @@ def _route(
     sender_id: str,
     text: str,
     language_hint: str | None,
+    fresh: bool = False,
 ) -> Route:
     if INTERCEPTORS:
-        language = resident_language(session, sender_id, language_hint)
-        replies = intercept(session, Inbound(message_id, channel, sender_id, text, language))
+        # The resident's language is looked up only if an interceptor answers.
+        inbound = Inbound(
+            message_id,
+            channel,
+            sender_id,
+            text,
+            lambda: resident_language(session, sender_id, language_hint),
+        )
+        replies = intercept(session, inbound)
         if replies is not None:
             messages.mark_answered(session, message_id)
             return Route(replies=replies)
     if messages.unanswered_before(session, sender_id, message_id):
         messages.mark_failed(session, message_id, "waiting for earlier messages")
         return Route(waiting=True)
-    attempts, error = session.execute(
-        select(messages.InboundMessage.attempts, messages.InboundMessage.error).where(
-            messages.InboundMessage.id == message_id
-        )
-    ).one()
+    if fresh:  # stored just now, in this transaction: first attempt, no error yet
+        attempts, error = 1, None
+    else:
+        attempts, error = session.execute(
+            select(messages.InboundMessage.attempts, messages.InboundMessage.error).where(
+                messages.InboundMessage.id == message_id
+            )
+        ).one()
     return Route(attempts=attempts, error=error, ended_handoffs=_ended_handoffs(session, sender_id))
 
 

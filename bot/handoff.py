@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, select
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot import outbox
@@ -117,13 +117,20 @@ def staffed_now(
     return staff_online(session, unit_id, now) > 0
 
 
+# On every message's path (the routing interceptor): built once.
+_OPEN_HANDOFF = (
+    select(Handoff)
+    .where(
+        Handoff.sender_id == bindparam("sender"),
+        Handoff.status.in_((WAITING, ACTIVE, CALLBACK)),
+    )
+    .order_by(Handoff.id.desc())
+    .limit(1)
+)
+
+
 def open_handoff_for(session: Session, sender_id: str) -> Handoff | None:
-    return session.execute(
-        select(Handoff)
-        .where(Handoff.sender_id == sender_id, Handoff.status.in_((WAITING, ACTIVE, CALLBACK)))
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    return session.execute(_OPEN_HANDOFF, {"sender": sender_id}).scalar_one_or_none()
 
 
 def waiting(session: Session, unit_id: str | None = None) -> list[Handoff]:

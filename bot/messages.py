@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     or_,
     select,
@@ -94,11 +95,29 @@ def record_inbound(
     lease: timedelta | None = None,
     status: str = RECEIVED,
     received_at: datetime | None = None,
+    unique_id: bool = False,
 ) -> InboundMessage | None:
     """Store a message; returns None when the same external id was already stored.
 
     `lease` is how long the caller may take to answer before the recovery worker steps in.
+    `unique_id`: the external id was generated for this message (a random one) and cannot
+    have been stored before, so it is not looked up.
     """
+    if unique_id:
+        message = _inbound(
+            channel,
+            sender_id,
+            text,
+            external_id,
+            language_hint,
+            rasa_text,
+            lease,
+            status,
+            received_at,
+        )
+        session.add(message)
+        session.flush()
+        return message
     if external_id is not None:
         existing = session.execute(
             select(InboundMessage.id).where(
@@ -107,17 +126,16 @@ def record_inbound(
         ).first()
         if existing:
             return None
-    message = InboundMessage(
-        channel=channel,
-        sender_id=sender_id,
-        text=text,
-        external_id=external_id,
-        language_hint=language_hint,
-        rasa_text=rasa_text if rasa_text != text else None,
-        status=status,
-        received_at=received_at or utcnow(),
-        lease_until=utcnow() + lease if lease is not None else None,
-        attempts=1 if status == RECEIVED else 0,
+    message = _inbound(
+        channel,
+        sender_id,
+        text,
+        external_id,
+        language_hint,
+        rasa_text,
+        lease,
+        status,
+        received_at,
     )
     try:
         with session.begin_nested():
@@ -127,13 +145,43 @@ def record_inbound(
     return message
 
 
+def _inbound(
+    channel: str,
+    sender_id: str,
+    text: str,
+    external_id: str | None,
+    language_hint: str | None,
+    rasa_text: str | None,
+    lease: timedelta | None,
+    status: str,
+    received_at: datetime | None,
+) -> InboundMessage:
+    now = utcnow()
+    return InboundMessage(
+        channel=channel,
+        sender_id=sender_id,
+        text=text,
+        external_id=external_id,
+        language_hint=language_hint,
+        rasa_text=rasa_text if rasa_text != text else None,
+        status=status,
+        received_at=received_at or now,
+        lease_until=now + lease if lease is not None else None,
+        attempts=1 if status == RECEIVED else 0,
+    )
+
+
+_MARK_ANSWERED = (
+    update(InboundMessage)
+    .where(InboundMessage.id == bindparam("message_id"), InboundMessage.status != ANSWERED)
+    .values(status=ANSWERED, answered_at=bindparam("now"), error=None, lease_until=None)
+    .execution_options(synchronize_session=False)
+)
+
+
 def mark_answered(session: Session, message_id: int) -> bool:
     """False when it was answered already (its replies must not go out twice)."""
-    result = session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == message_id, InboundMessage.status != ANSWERED)
-        .values(status=ANSWERED, answered_at=utcnow(), error=None, lease_until=None)
-    )
+    result = session.execute(_MARK_ANSWERED, {"message_id": message_id, "now": utcnow()})
     return result.rowcount == 1
 
 
@@ -159,16 +207,22 @@ def awaiting(now: datetime | None = None):  # type: ignore[no-untyped-def]
     )
 
 
+# Statements on every message's path, built once (building one costs more than running it).
+_UNANSWERED_BEFORE = (
+    select(func.count())
+    .select_from(InboundMessage)
+    .where(
+        InboundMessage.sender_id == bindparam("sender"),
+        InboundMessage.id < bindparam("before"),
+        InboundMessage.status.in_((RECEIVED, FAILED)),
+    )
+)
+
+
 def unanswered_before(session: Session, sender_id: str, message_id: int) -> int:
     """How many earlier messages of this sender are not answered yet (in flight or waiting)."""
     return session.execute(
-        select(func.count())
-        .select_from(InboundMessage)
-        .where(
-            InboundMessage.sender_id == sender_id,
-            InboundMessage.id < message_id,
-            InboundMessage.status.in_((RECEIVED, FAILED)),
-        )
+        _UNANSWERED_BEFORE, {"sender": sender_id, "before": message_id}
     ).scalar_one()
 
 

@@ -6,7 +6,6 @@ taken over (handoff). Every channel's message passes through `intercept` before 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -14,15 +13,32 @@ from bot.replies import Reply
 from bot.surveys import survey_interceptor
 
 
-@dataclass(frozen=True)
 class Inbound:
-    """A stored resident message, as the interceptors see it."""
+    """A stored resident message, as the interceptors see it. `language` may be given as a
+    function: it is then looked up only if an interceptor answers (most messages go to
+    Rasa, and the look-up is a query on the message's path)."""
 
-    message_id: int
-    channel: str
-    sender_id: str
-    text: str
-    language: str
+    __slots__ = ("message_id", "channel", "sender_id", "text", "_language")
+
+    def __init__(
+        self,
+        message_id: int,
+        channel: str,
+        sender_id: str,
+        text: str,
+        language: str | Callable[[], str],
+    ) -> None:
+        self.message_id = message_id
+        self.channel = channel
+        self.sender_id = sender_id
+        self.text = text
+        self._language = language
+
+    @property
+    def language(self) -> str:
+        if callable(self._language):
+            self._language = self._language()
+        return self._language
 
 
 # Each takes the message inside the caller's transaction and returns the replies to send

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     func,
     select,
 )
@@ -445,17 +446,24 @@ def _find_by_token(session: Session, token: str, sender_id: str) -> Survey | Non
     ).scalar_one_or_none()
 
 
+# On every message's path (the routing interceptor): built once.
+_LATEST_OPEN = (
+    select(Survey)
+    .where(
+        Survey.sender_id == bindparam("sender"),
+        Survey.sent_at <= bindparam("now"),
+        Survey.offered_at > bindparam("since"),
+    )
+    .order_by(Survey.sent_at.desc(), Survey.id.desc())
+    .limit(1)
+)
+
+
 def _latest_open(session: Session, sender_id: str, now: datetime) -> Survey | None:
     """The survey waiting for this sender's score or comment, if any."""
+    since = now - _config.policy.window - _config.policy.expiry
     return session.execute(
-        select(Survey)
-        .where(
-            Survey.sender_id == sender_id,
-            Survey.sent_at <= now,
-            Survey.offered_at > now - _config.policy.window - _config.policy.expiry,
-        )
-        .order_by(Survey.sent_at.desc(), Survey.id.desc())
-        .limit(1)
+        _LATEST_OPEN, {"sender": sender_id, "now": now, "since": since}
     ).scalar_one_or_none()
 
 
@@ -598,27 +606,30 @@ def answer_survey(
     session: Session,
     sender_id: str,
     text: str,
-    language: str,
+    language: str | Callable[[], str],
     *,
     now: datetime | None = None,
     config: SurveyConfig | None = None,
 ) -> list[Reply] | None:
-    """The replies when this message answers a survey, or None to let Rasa answer it."""
+    """The replies when this message answers a survey, or None to let Rasa answer it.
+    `language` may be a function, called only when the message is a survey answer."""
     now = as_utc(now)
+
+    def lang() -> str:
+        return language() if callable(language) else language
+
     config = config or _config
     payload = parse_payload(text)
     if payload is not None:
         survey = _find_by_token(session, payload.token, sender_id)
         if survey is None:
-            return [Reply(say(language, "Dạ, em cảm ơn anh/chị ạ.", "Thank you."))]
+            return [Reply(say(lang(), "Dạ, em cảm ơn anh/chị ạ.", "Thank you."))]
         if payload.skip:
-            return [
-                record_comment(session, survey, None, now=now, language=language, config=config)
-            ]
+            return [record_comment(session, survey, None, now=now, language=lang(), config=config)]
         if payload.score is not None:
             return [
                 record_score(
-                    session, survey, payload.score, now=now, language=language, config=config
+                    session, survey, payload.score, now=now, language=lang(), config=config
                 )
             ]
         return None
@@ -629,7 +640,7 @@ def answer_survey(
         score = score_from_text(text)
         if score is None or now > survey.expires_at:
             return None
-        return [record_score(session, survey, score, now=now, language=language, config=config)]
+        return [record_score(session, survey, score, now=now, language=lang(), config=config)]
     if survey.comment_until is None or now > survey.comment_until:
         return None
     if looks_like_new_request(text):
@@ -638,14 +649,14 @@ def answer_survey(
     skipped = fold(text).strip(" .!") in SKIP_WORDS
     return [
         record_comment(
-            session, survey, None if skipped else text, now=now, language=language, config=config
+            session, survey, None if skipped else text, now=now, language=lang(), config=config
         )
     ]
 
 
 def survey_interceptor(session: Session, message: Any) -> list[Reply] | None:
     """The routing hook (see bot.routing): answers survey payloads and pending answers."""
-    return answer_survey(session, message.sender_id, message.text, message.language)
+    return answer_survey(session, message.sender_id, message.text, lambda: message.language)
 
 
 def with_policy(config: SurveyConfig, **changes: Any) -> SurveyConfig:
