@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-QUICK = ["bench_catalog.py", "bench_tickets.py", "bench_nlu.py"]
+QUICK = ["bench_catalog.py", "bench_tickets.py", "bench_gateway.py", "bench_nlu.py"]
 
 
 def main(argv: list[str]) -> int:
