@@ -43,8 +43,11 @@ def reset_form() -> list[dict[str, Any]]:
 
 
 def correction(value: Any, tracker: Tracker) -> dict[str, Any] | None:
-    """ "sửa địa chỉ" at any step: forget that answer (and the confirmation) to ask again."""
-    target = flow.correction_target(value) if isinstance(value, str) else None
+    """ "sửa địa chỉ" at any step: forget that answer (and the confirmation) to ask again.
+    The words are read from what the resident wrote, even when the value came from an intent
+    (a command misread as `affirm` must not submit the report)."""
+    text = value if isinstance(value, str) else text_of(tracker)
+    target = flow.correction_target(text) if not text.startswith("/") else None
     if target is None:
         return None
     reset = {target: None, flow.CONFIRM: None}

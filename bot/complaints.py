@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.attachments import take_pending
 from bot.catalog import Catalog
 from bot.catalog.answers import unit_name
+from bot.nlu.commands import correction_target  # noqa: F401  (the form's edit commands)
 from bot.replies import Button, Reply, intent_payload, say
 from bot.text import clean, fold
 from bot.tickets import (
@@ -73,24 +74,6 @@ def required_slots(
     if consent is not False:  # without consent there is nothing to confirm
         slots.append(CONFIRM)
     return slots
-
-
-# "sửa địa chỉ", "đổi sđt", "change the address": which answer the resident wants to redo.
-_CORRECTION_VERBS = r"(sua|doi|thay doi|chinh|nhap lai|change|edit|fix|correct|update)"
-_CORRECTION_TARGETS = {
-    DESCRIPTION: r"(noi dung|mo ta|van de|description|details|problem)",
-    LOCATION: r"(dia chi|vi tri|dia diem|address|location|place)",
-    PHONE: r"(so dien thoai|sdt|dien thoai|so dt|phone|number)",
-    CATEGORY: r"(loai|linh vuc|danh muc|category|type)",
-}
-
-
-def correction_target(text: str) -> str | None:
-    folded = fold(text)
-    for slot, target in _CORRECTION_TARGETS.items():
-        if re.search(rf"\b{_CORRECTION_VERBS}\b.*\b{target}\b", folded):
-            return slot
-    return None
 
 
 def category_buttons(catalog: Catalog, lang: str) -> list[Button]:

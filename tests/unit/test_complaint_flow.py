@@ -207,3 +207,42 @@ def test_a_photo_sent_during_the_report_is_attached_to_the_ticket(tmp_path: Path
     with sessions() as session:
         attachments = get_ticket(session, code).attachments
         assert [a.content_type for a in attachments] == ["image/jpeg"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "đường hư lâu rồi không ai sửa, địa chỉ là số 12 Lê Lợi phường 7",
+        "the light was fixed last year but it is broken again near the address I gave",
+    ],
+)
+def test_a_long_description_with_the_words_is_not_an_edit_command(text: str) -> None:
+    assert flow.correction_target(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "đội thu gom rác sđt bao nhiêu",  # đội (team), not đổi (change)
+        "doi thu gom rac sdt bao nhieu",
+        "tiệm sửa điện thoại gần ủy ban",
+        "where can I fix my phone screen",
+        "correct address",  # says the address is right
+        "sửa địa chỉ ở đâu vậy?",
+    ],
+)
+def test_words_of_a_command_in_another_sentence_are_not_a_command(text: str) -> None:
+    assert flow.correction_target(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        ("Dạ cho em sửa lại địa chỉ ạ", flow.LOCATION),
+        ("change the phone number please", flow.PHONE),
+        ("let me edit the description", flow.DESCRIPTION),
+        ("chinh lai linh vuc giup minh", flow.CATEGORY),
+    ],
+)
+def test_polite_commands_are_recognised(text: str, slot: str) -> None:
+    assert flow.correction_target(text) == slot
