@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,9 @@ class RasaClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        # When Rasa last refused a message because its tracker store failed (HTTP 503 from
+        # our REST channel, bot.tracker_guard); the health check probes the store again.
+        self.store_refused_at: float | None = None
 
     async def send_message(
         self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
@@ -47,6 +51,8 @@ class RasaClient:
                 json=payload,
                 timeout=self.timeout,
             ) as response:
+                if response.status == 503:
+                    self.store_refused_at = time.monotonic()
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
                 body = await response.json()

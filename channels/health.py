@@ -7,7 +7,9 @@
 - `tracker_store`: Rasa really keeps conversations in its SQL tracker store. When that
   store cannot connect at start-up, Rasa logs an error and carries on with an in-memory
   store, losing every conversation at its next restart; a probe event written through
-  Rasa's API and read back from the tracker database catches it;
+  Rasa's API and read back from the tracker database catches it. The probe runs at most
+  every 30 s, and at once after Rasa refused a message because its store failed mid-run
+  (bot.tracker_guard) or while the application database is down (often the same server);
 - `recovery`: messages waiting to be answered (Rasa or the database was down) and messages
   spooled on disk; degraded while some wait for longer than a short while;
 - `redis` (only with `TIEPDAN_REDIS_URL`): the fan-out to the other gateway replicas. A
@@ -138,13 +140,22 @@ async def _probe_tracker_store(app: web.Application) -> dict[str, object]:
     return {"ok": True}
 
 
-async def _check_tracker_store(app: web.Application, rasa_ok: bool) -> dict[str, object]:
+async def _check_tracker_store(
+    app: web.Application, rasa_ok: bool, database_ok: bool = True
+) -> dict[str, object]:
     if not rasa_ok:
         return {"ok": True, "checked": False, "note": "not checked while Rasa is down"}
     state = app[PROBE_STATE]
     now = time.monotonic()
     last = state.get("last")
-    if last is None or not last["result"]["ok"] or now - last["at"] > PROBE_EVERY:
+    refused = app[RASA].store_refused_at
+    if (
+        last is None
+        or not last["result"]["ok"]
+        or now - last["at"] > PROBE_EVERY
+        or (refused is not None and refused >= last["at"])  # Rasa's store failed since
+        or not database_ok  # often the same server: look again rather than say "ok"
+    ):
         last = {"at": now, "result": await _probe_tracker_store(app)}
         state["last"] = last
     return dict(last["result"])
@@ -177,7 +188,7 @@ async def healthz(request: web.Request) -> web.Response:
     rasa, actions, database, recovery = await asyncio.gather(
         _check_rasa(app), _check_actions(app), _check_database(app), _check_recovery(app)
     )
-    tracker_store = await _check_tracker_store(app, bool(rasa["ok"]))
+    tracker_store = await _check_tracker_store(app, bool(rasa["ok"]), bool(database["ok"]))
     components = {
         "rasa": rasa,
         "actions": actions,

@@ -30,5 +30,5 @@ def test_postgresql_stopped(pg_stack: FaultStack, private_postgres: PrivatePostg
         private_postgres.start()
 
     check(pg_stack, Fault("PostgreSQL stopped (10 s)", inject, restore, hold=10), 20, size)
-    # Rasa quietly keeps conversations in memory meanwhile: health says so.
+    # Health names both stores while the server is down (the probe looks again at once).
     assert {"database", "tracker_store"} <= seen.named, seen.named
