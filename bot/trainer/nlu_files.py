@@ -135,25 +135,28 @@ def intent_catalogue(data_dir: Path) -> dict[str, IntentInfo]:
 
 
 def search_intents(catalogue: dict[str, IntentInfo], query: str) -> list[IntentInfo]:
-    """Intents whose name, description or examples contain the query (diacritics optional)."""
+    """Intents whose name, description or examples contain the query (diacritics optional),
+    the most relevant first: a match in the name or description, then the intents with the
+    most examples containing it (one stray example elsewhere comes after)."""
     from bot.trainer.inbox import normalised
 
     wanted = normalised(query)
     if not wanted:
         return list(catalogue.values())
-    found = []
+    found: list[tuple[bool, int, IntentInfo]] = []
     for info in catalogue.values():
-        haystack = " | ".join(
-            [
-                info.name,
-                info.name.replace("_", " "),
-                *info.description,
-                *(e for examples in info.examples.values() for e in examples),
-            ]
+        described = wanted in normalised(
+            " | ".join([info.name, info.name.replace("_", " "), *info.description])
         )
-        if wanted in normalised(haystack):
-            found.append(info)
-    return found
+        examples = sum(
+            wanted in normalised(example)
+            for examples in info.examples.values()
+            for example in examples
+        )
+        if described or examples:
+            found.append((described, examples, info))
+    found.sort(key=lambda item: (not item[0], -item[1]))
+    return [info for _, _, info in found]
 
 
 @dataclass(frozen=True)

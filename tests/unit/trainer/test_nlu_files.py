@@ -85,7 +85,8 @@ def test_intents_are_listed_with_examples_and_found_without_diacritics(data_dir:
     )
     found = [info.name for info in search_intents(catalogue, "gio lam viec")]
     assert found == ["ask_office_hours"]
-    assert [i.name for i in search_intents(catalogue, "opening hours")] == ["ask_office_hours"]
+    # The intent most of whose examples say it comes first (another has one stray example).
+    assert search_intents(catalogue, "opening hours")[0].name == "ask_office_hours"
 
 
 def test_the_export_is_a_patch_git_applies_to_the_original_data(
