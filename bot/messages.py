@@ -103,61 +103,8 @@ def record_inbound(
     `unique_id`: the external id was generated for this message (a random one) and cannot
     have been stored before, so it is not looked up.
     """
-    if unique_id:
-        message = _inbound(
-            channel,
-            sender_id,
-            text,
-            external_id,
-            language_hint,
-            rasa_text,
-            lease,
-            status,
-            received_at,
-        )
-        session.add(message)
-        session.flush()
-        return message
-    if external_id is not None:
-        existing = session.execute(
-            select(InboundMessage.id).where(
-                InboundMessage.channel == channel, InboundMessage.external_id == external_id
-            )
-        ).first()
-        if existing:
-            return None
-    message = _inbound(
-        channel,
-        sender_id,
-        text,
-        external_id,
-        language_hint,
-        rasa_text,
-        lease,
-        status,
-        received_at,
-    )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:  # a concurrent re-delivery won the race
-        return None
-    return message
-
-
-def _inbound(
-    channel: str,
-    sender_id: str,
-    text: str,
-    external_id: str | None,
-    language_hint: str | None,
-    rasa_text: str | None,
-    lease: timedelta | None,
-    status: str,
-    received_at: datetime | None,
-) -> InboundMessage:
     now = utcnow()
-    return InboundMessage(
+    message = InboundMessage(
         channel=channel,
         sender_id=sender_id,
         text=text,
@@ -169,6 +116,24 @@ def _inbound(
         lease_until=now + lease if lease is not None else None,
         attempts=1 if status == RECEIVED else 0,
     )
+    if unique_id:
+        session.add(message)
+        session.flush()
+        return message
+    if external_id is not None:
+        existing = session.execute(
+            select(InboundMessage.id).where(
+                InboundMessage.channel == channel, InboundMessage.external_id == external_id
+            )
+        ).first()
+        if existing:
+            return None
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:  # a concurrent re-delivery won the race
+        return None
+    return message
 
 
 _MARK_ANSWERED = (
