@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -80,6 +80,15 @@ def transaction(factory: sessionmaker) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def core_transaction(factory: sessionmaker) -> Iterator[Connection]:
+    """A transaction on a bare connection of the factory's engine, without an ORM session:
+    for the few statements on every message's path, where the session's own bookkeeping
+    costs more than the statement (bench/bench_gateway.py)."""
+    with factory.kw["bind"].begin() as connection:
+        yield connection
 
 
 def ping(engine: Engine) -> None:

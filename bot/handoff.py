@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, bindparam, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    exists,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from bot import outbox
@@ -126,6 +136,14 @@ _OPEN_HANDOFF = (
     )
     .order_by(Handoff.id.desc())
     .limit(1)
+)
+
+
+# When `intercept_for_handoff` may answer, for the routing's one-query check (bot.routing):
+# the sender has a handoff `open_handoff_for` would find.
+PENDING = exists().where(
+    Handoff.sender_id == bindparam("sender"),
+    Handoff.status.in_((WAITING, ACTIVE, CALLBACK)),
 )
 
 

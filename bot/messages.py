@@ -35,10 +35,12 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,13 +97,11 @@ def record_inbound(
     lease: timedelta | None = None,
     status: str = RECEIVED,
     received_at: datetime | None = None,
-    unique_id: bool = False,
 ) -> InboundMessage | None:
     """Store a message; returns None when the same external id was already stored.
 
     `lease` is how long the caller may take to answer before the recovery worker steps in.
-    `unique_id`: the external id was generated for this message (a random one) and cannot
-    have been stored before, so it is not looked up.
+    A message under an id the gateway generated goes in with `insert_received` instead.
     """
     now = utcnow()
     message = InboundMessage(
@@ -116,10 +116,6 @@ def record_inbound(
         lease_until=now + lease if lease is not None else None,
         attempts=1 if status == RECEIVED else 0,
     )
-    if unique_id:
-        session.add(message)
-        session.flush()
-        return message
     if external_id is not None:
         existing = session.execute(
             select(InboundMessage.id).where(
@@ -136,6 +132,51 @@ def record_inbound(
     return message
 
 
+_INSERT_RECEIVED = insert(InboundMessage).values(
+    channel=bindparam("channel"),
+    sender_id=bindparam("sender_id"),
+    text=bindparam("text"),
+    external_id=bindparam("external_id"),
+    language_hint=bindparam("language_hint"),
+    rasa_text=bindparam("rasa_text"),
+    status=RECEIVED,
+    received_at=bindparam("now"),
+    lease_until=bindparam("lease_until"),
+    attempts=1,
+)
+
+
+def insert_received(
+    session: Session | Connection,
+    *,
+    channel: str,
+    sender_id: str,
+    text: str,
+    external_id: str,
+    lease: timedelta,
+    language_hint: str | None = None,
+    rasa_text: str | None = None,
+) -> int:
+    """Store a new message under an external id that cannot have been stored before (one
+    the gateway generated) and return its id: what `record_inbound` does, in one statement
+    with no ORM object and no look-up (it is on every message's path)."""
+    now = utcnow()
+    result = session.execute(
+        _INSERT_RECEIVED,
+        {
+            "channel": channel,
+            "sender_id": sender_id,
+            "text": text,
+            "external_id": external_id,
+            "language_hint": language_hint,
+            "rasa_text": rasa_text if rasa_text != text else None,
+            "now": now,
+            "lease_until": now + lease,
+        },
+    )
+    return int(result.inserted_primary_key[0])
+
+
 _MARK_ANSWERED = (
     update(InboundMessage)
     .where(InboundMessage.id == bindparam("message_id"), InboundMessage.status != ANSWERED)
@@ -144,7 +185,7 @@ _MARK_ANSWERED = (
 )
 
 
-def mark_answered(session: Session, message_id: int) -> bool:
+def mark_answered(session: Session | Connection, message_id: int) -> bool:
     """False when it was answered already (its replies must not go out twice)."""
     result = session.execute(_MARK_ANSWERED, {"message_id": message_id, "now": utcnow()})
     return result.rowcount == 1

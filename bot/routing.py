@@ -6,9 +6,13 @@ taken over (handoff). Every channel's message passes through `intercept` before 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from bot import surveys
 from bot.replies import Reply
 from bot.surveys import survey_interceptor
 
@@ -46,7 +50,46 @@ class Inbound:
 # the end Rasa — answer. Order matters: staff first, then surveys.
 Interceptor = Callable[[Session, Inbound], "list[Reply] | None"]
 INTERCEPTORS: list[Interceptor] = []
-INTERCEPTORS.append(survey_interceptor)
+
+
+# eq=False: compared and hashed by identity (the cache of one-query checks is keyed by
+# declarations; an SQL expression's `==` builds SQL instead of comparing).
+@dataclass(frozen=True, eq=False)
+class Pending:
+    """When an interceptor may answer, so that most messages (which none answers) are
+    routed by one query instead of one per interceptor: `condition` is an SQL truth value
+    on the sender's state (bind parameters "sender" and those `params()` gives), and
+    `by_text` says when the text alone calls for the interceptor. When neither holds, the
+    interceptor must return None for the message."""
+
+    condition: ColumnElement[bool]
+    params: Callable[[], dict[str, Any]]
+    by_text: Callable[[str], bool] = lambda _text: False
+
+
+# An interceptor without a declaration is always asked (no one-query routing then).
+PENDING: dict[Interceptor, Pending] = {}
+
+
+def register(interceptor: Interceptor, pending: Pending | None, first: bool = False) -> None:
+    if first:
+        INTERCEPTORS.insert(0, interceptor)
+    else:
+        INTERCEPTORS.append(interceptor)
+    if pending is not None:
+        PENDING[interceptor] = pending
+
+
+def declared() -> list[Pending] | None:
+    """Every interceptor's declaration, in order; None when one has none."""
+    found = [PENDING.get(interceptor) for interceptor in INTERCEPTORS]
+    return None if any(p is None for p in found) else found  # type: ignore[return-value]
+
+
+register(
+    survey_interceptor,
+    Pending(surveys.PENDING, surveys.pending_params, surveys.is_survey_payload),
+)
 
 
 def intercept(session: Session, message: Inbound) -> list[Reply] | None:
@@ -58,6 +101,6 @@ def intercept(session: Session, message: Inbound) -> list[Reply] | None:
 
 
 # Staff first: a conversation held by a person never reaches a survey or Rasa.
-from bot.handoff import intercept_for_handoff  # noqa: E402  (it imports Inbound from here)
+from bot import handoff  # noqa: E402  (it imports Inbound from here)
 
-INTERCEPTORS.insert(0, intercept_for_handoff)
+register(handoff.intercept_for_handoff, Pending(handoff.PENDING, dict), first=True)

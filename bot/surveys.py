@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
+    exists,
     func,
     select,
 )
@@ -278,8 +279,8 @@ def offer_after_resolution(
     """Ask about a resolved ticket once (never twice for one ticket, nor a resident twice
     within the window); the invitation waits `policy.delay` in the outbox."""
     now = as_utc(now)
-    exists = session.execute(select(Survey.id).where(Survey.ticket_id == ticket.id)).first()
-    if exists is not None:
+    found = session.execute(select(Survey.id).where(Survey.ticket_id == ticket.id)).first()
+    if found is not None:
         return None
     return _offer(
         session,
@@ -309,8 +310,8 @@ def offer_after_handoff(
     """Ask about a conversation staff just handed back (once per handoff)."""
     now = as_utc(now)
     handoff_key = str(handoff_id)
-    exists = session.execute(select(Survey.id).where(Survey.handoff_id == handoff_key)).first()
-    if exists is not None:
+    found = session.execute(select(Survey.id).where(Survey.handoff_id == handoff_key)).first()
+    if found is not None:
         return None
     return _offer(
         session,
@@ -457,6 +458,25 @@ _LATEST_OPEN = (
     .order_by(Survey.sent_at.desc(), Survey.id.desc())
     .limit(1)
 )
+
+
+# When `survey_interceptor` may answer, for the routing's one-query check (bot.routing):
+# a survey offered to the sender that `_latest_open` would find, or a survey button's
+# payload in the text.
+PENDING = exists().where(
+    Survey.sender_id == bindparam("sender"),
+    Survey.sent_at <= bindparam("survey_now"),
+    Survey.offered_at > bindparam("survey_since"),
+)
+
+
+def pending_params() -> dict[str, datetime]:
+    now = as_utc(None)
+    return {"survey_now": now, "survey_since": now - _config.policy.window - _config.policy.expiry}
+
+
+def is_survey_payload(text: str) -> bool:
+    return parse_payload(text) is not None
 
 
 def _latest_open(session: Session, sender_id: str, now: datetime) -> Survey | None:
