@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +19,9 @@ log = logging.getLogger(__name__)
 # texts Rasa answered with). Must be quick: it runs before the resident gets the answer.
 NluObserver = Callable[[str, str, dict[str, Any], dict[str, Any]], None]
 NLU_OBSERVERS: list[NluObserver] = []
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class RasaUnavailable(RuntimeError):
@@ -31,6 +36,8 @@ class RasaClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._webhook = URL(f"{self.base_url}/webhooks/rest/webhook")
+        self._webhook_nlu = self._webhook.with_query(nlu="1")
         # When Rasa last refused a message because its tracker store failed (HTTP 503 from
         # our REST channel, bot.tracker_guard); the health check probes the store again.
         self.store_refused_at: float | None = None
@@ -45,17 +52,19 @@ class RasaClient:
         """
         payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         try:
+            # Every message's call: the URL parsed once, the body and the answer (de)coded
+            # here rather than by aiohttp's payload and content-type machinery.
             async with self.http.post(
-                f"{self.base_url}/webhooks/rest/webhook",
-                params={"nlu": "1"} if NLU_OBSERVERS else None,
-                json=payload,
+                self._webhook_nlu if NLU_OBSERVERS else self._webhook,
+                data=json.dumps(payload, ensure_ascii=False).encode(),
+                headers=_JSON,
                 timeout=self.timeout,
             ) as response:
                 if response.status == 503:
                     self.store_refused_at = time.monotonic()
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
-                body = await response.json()
+                body = json.loads(await response.read())
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
         if not isinstance(body, dict):  # Rasa's plain REST channel: the messages alone
