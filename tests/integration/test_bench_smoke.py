@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import procs
-from bench.load import BenchTelegram, Endpoints, Plan, run_load
+from bench.load import BenchTelegram, Endpoints, Plan, run_load, run_paired
 from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN, Stack
 
 pytestmark = pytest.mark.integration
@@ -58,3 +58,28 @@ def test_load_run_answers_every_message_and_writes_its_report(
     processes = report["memory_mb"]["processes"]
     assert {"rasa", "actions", "gateway"} <= set(processes)
     assert processes["rasa"]["peak"] > 200
+
+
+def test_paired_run_sends_the_same_words_to_the_gateway_and_to_rasa(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """`make bench`'s gateway overhead: one resident through /api/chat and one straight to
+    Rasa, message by message, on the same journeys."""
+    stack.chat("bench-smoke-first", "xin chào")
+    endpoints = Endpoints(
+        gateway=stack.url,
+        rasa=f"http://127.0.0.1:{stack.env['RASA_PORT']}",
+        api_token=stack.token,
+        pids=procs.name_processes(stack.process.pid),
+    )
+    plan = Plan(duration=SECONDS, concurrency=1, timeout=30.0, seed=3)
+    api, rasa = asyncio.run(run_paired(("api", "rasa"), endpoints, plan, out_dir=tmp_path))
+
+    assert api["target"] == "api" and rasa["target"] == "rasa"
+    assert api["messages"] >= 3 and abs(api["messages"] - rasa["messages"]) <= 1
+    for report in (api, rasa):
+        assert report["errors"] == 0 and report["timeouts"] == 0, report["error_examples"]
+        assert report["answered"] == report["messages"]
+    difference = api["latency_ms"]["p50"] - rasa["latency_ms"]["p50"]
+    assert api["paired"] == {"with": "rasa", "p50_difference_ms": round(difference, 1)}
+    assert json.loads(Path(rasa["json"]).read_text())["paired"]["with"] == "api"
