@@ -447,11 +447,52 @@ async def answer(
     record = asyncio.ensure_future(asyncio.to_thread(_finish, sessions, message_id, None))
     left = policy.busy_after - (asyncio.get_running_loop().time() - started)
     done, _ = await asyncio.wait({record}, timeout=max(left, 0.5))
-    if record in done and record.exception() is None and record.result() is False:
-        return Outcome(replies=[], answered=True, duplicate=True)
-    if record not in done:
-        _keep(record)
+    if record in done and record.exception() is None:
+        if record.result() is False:
+            return Outcome(replies=[], answered=True, duplicate=True)
+    else:  # the resident gets the answer now; its record lands later
+        _keep(_record_given(sessions, message_id, record))
     return Outcome(replies=result.replies, answered=True)
+
+
+# Messages whose answer went back to the resident (in the response to their request) before
+# the database recorded it (locked, or down): the record is written again until it lands,
+# and meanwhile this gateway's recovery worker leaves them alone. Without that, a message
+# whose lease ran out first would be read back from Rasa's tracker and sent again.
+UNRECORDED: set[int] = set()
+# How long a given answer's record is tried again (past it, the recovery worker has given
+# up on the message too: `bot.recovery.GIVE_UP_AFTER`).
+RECORD_FOR = timedelta(hours=24)
+
+
+async def _record_given(
+    sessions: sessionmaker, message_id: int, first: asyncio.Future[bool]
+) -> None:
+    UNRECORDED.add(message_id)
+    loop = asyncio.get_running_loop()
+    until = loop.time() + RECORD_FOR.total_seconds()
+    delay = 0.5
+    write: Awaitable[bool] = first
+    try:
+        while True:
+            try:
+                await write
+                return
+            except Exception as error:  # noqa: BLE001 - any failure: the record is retried
+                if loop.time() + delay > until:
+                    log.error("gave up recording the answer to message %s: %r", message_id, error)
+                    return
+                log.warning(
+                    "could not record the answer to message %s yet (%s); trying again in %.1f s",
+                    message_id,
+                    type(error).__name__,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            write = asyncio.to_thread(_finish, sessions, message_id, None)
+    finally:
+        UNRECORDED.discard(message_id)
 
 
 async def _record_held(

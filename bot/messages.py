@@ -19,6 +19,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -261,10 +262,15 @@ def senders_waiting(
 
 
 def claim_next(
-    session: Session, sender_id: str, lease: timedelta, now: datetime | None = None
+    session: Session,
+    sender_id: str,
+    lease: timedelta,
+    now: datetime | None = None,
+    answered: Collection[int] = (),
 ) -> InboundMessage | None:
     """The sender's oldest unanswered message, leased to the caller; None when there is
-    none, or when an earlier one is still being answered by a gateway (order is kept)."""
+    none, or when an earlier one is still being answered by a gateway (order is kept), or
+    is one of `answered`: the caller's gateway has answered it but not recorded it yet."""
     now = now or utcnow()
     first = session.execute(
         select(InboundMessage)
@@ -275,7 +281,7 @@ def claim_next(
         .order_by(InboundMessage.id)
         .limit(1)
     ).scalar_one_or_none()
-    if first is None:
+    if first is None or first.id in answered:
         return None
     if first.status == RECEIVED and first.lease_until is not None and first.lease_until >= now:
         return None  # a gateway is answering it right now

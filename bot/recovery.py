@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from bot import messages
+from bot import conversation, messages
 from bot.conversation import (
     ACTIONS_DOWN,
     actions_down,
@@ -176,7 +176,9 @@ class RecoveryWorker:
         """The sender's next message, and the replies of an interceptor that took it (a
         conversation held by staff, a survey answer)."""
         with transaction(self.sessions) as session:
-            row = messages.claim_next(session, sender_id, self.lease)
+            row = messages.claim_next(
+                session, sender_id, self.lease, answered=conversation.UNRECORDED
+            )
             if row is None:
                 return None, None
             claimed = Claimed(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from bot import conversation, db, messages, outbox
 from bot.conversation import BUSY, converse
@@ -208,3 +210,41 @@ async def test_an_api_call_sent_again_with_its_id_is_handled_once(rasa, database
         )
         assert [r.text for r in outcome.replies] == ["Dạ, em đã nhận: chào em"]
     assert len(fake.received) == 1
+
+
+async def test_an_answer_given_before_the_database_could_record_it_is_not_given_again(
+    rasa, database, spool, monkeypatch
+) -> None:
+    """The answer went back in the API response while the database was locked, and the
+    message's lease ran out before its record landed: the recovery worker must not read the
+    answer back from Rasa's tracker and queue it for the resident a second time."""
+    fake, client = rasa
+    _, sessions = database
+    finish = conversation._finish
+    calls: list[str | None] = []
+    unlocked = threading.Event()
+
+    def locked_then_slow(sessions_, message_id: int, error: str | None) -> bool:
+        calls.append(error)
+        if len(calls) == 1:  # the first write waited out the busy timeout
+            raise OperationalError("UPDATE inbound_message", {}, Exception("database is locked"))
+        unlocked.wait(10)  # the next one waits for the lock
+        return finish(sessions_, message_id, error)
+
+    monkeypatch.setattr(conversation, "_finish", locked_then_slow)
+    outcome = await converse(client, sessions, channel="api", sender_id=SENDER, text="chào em")
+    assert [r.text for r in outcome.replies] == ["Dạ, em đã nhận: chào em"]
+    assert outcome.answered
+    with db.transaction(sessions) as session:  # the lease ran out meanwhile
+        session.execute(update(messages.InboundMessage).values(lease_until=messages.utcnow()))
+
+    assert await worker(sessions, client, spool).run_once() == 0
+    assert queued_texts(sessions) == [] and len(fake.received) == 1
+
+    unlocked.set()
+    await asyncio.wait_for(asyncio.gather(*list(conversation._LATE)), 10)
+    assert calls == [None, None]
+    assert statuses(sessions) == ["answered"]
+    assert not conversation.UNRECORDED
+    assert await worker(sessions, client, spool).run_once() == 0
+    assert queued_texts(sessions) == [] and len(fake.received) == 1
