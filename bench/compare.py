@@ -245,8 +245,8 @@ async def main_async(args: argparse.Namespace) -> int:
 
     # Both models first: training is not part of any figure.
     model = training.train(ROOT, ROOT / "models", log_path=ROOT / "var/logs/train-bench.log")
-    stock = stock_model()
-    print(f"bench: models {model.model_path.name} and {stock.name}", flush=True)
+    stock = stock_model() if "stock" not in args.skip else None  # minutes to train
+    print(f"bench: models {model.model_path.name}, {stock.name if stock else '-'}", flush=True)
     running: dict[str, stacks.Running] = {}
     try:
         # Both stacks up at once (about 3 GB together), then the runs side by side.
@@ -255,6 +255,7 @@ async def main_async(args: argparse.Namespace) -> int:
             running["ours"] = await stacks.start_ours(model.model_path)
         if "stock" not in args.skip:
             print("== stock: starting", flush=True)
+            assert stock is not None
             running["stock"] = await stacks.start_stock(stock)
         results = await measure(running, args)
     finally:

@@ -451,6 +451,7 @@ async def answer(
         if record.result() is False:
             return Outcome(replies=[], answered=True, duplicate=True)
     else:  # the resident gets the answer now; its record lands later
+        UNRECORDED.add(message_id)  # at once: before the recovery worker can look
         _keep(_record_given(sessions, message_id, record))
     return Outcome(replies=result.replies, answered=True)
 
@@ -468,7 +469,8 @@ RECORD_FOR = timedelta(hours=24)
 async def _record_given(
     sessions: sessionmaker, message_id: int, first: asyncio.Future[bool]
 ) -> None:
-    UNRECORDED.add(message_id)
+    """Wait for the record of an answer the resident has (`first`) and write it again until
+    it lands; the message is in `UNRECORDED` until then."""
     loop = asyncio.get_running_loop()
     until = loop.time() + RECORD_FOR.total_seconds()
     delay = 0.5
