@@ -242,21 +242,21 @@ async def accept_and_route(
         raise StoredForLater(busy_language(text, language_hint)) from error
 
 
+# A handoff the sender ended themselves (stopped waiting) that left Rasa paused.
+_ENDED_HANDOFF = (
+    handoffs.Handoff.sender_id == bindparam("sender"),
+    handoffs.Handoff.status == handoffs.CLOSED,
+    handoffs.Handoff.resumed_at.is_(None),
+)
+
+
 def _pending_query(declared: tuple[Pending, ...]) -> Select:
     """One row of truth values: each interceptor's condition, then whether earlier messages
     of the sender wait and whether a handoff the resident ended left Rasa paused."""
     return select(
         *(pending.condition for pending in declared),
-        exists().where(
-            messages.InboundMessage.sender_id == bindparam("sender"),
-            messages.InboundMessage.id < bindparam("before"),
-            messages.InboundMessage.status.in_((messages.RECEIVED, messages.FAILED)),
-        ),
-        exists().where(
-            handoffs.Handoff.sender_id == bindparam("sender"),
-            handoffs.Handoff.status == handoffs.CLOSED,
-            handoffs.Handoff.resumed_at.is_(None),
-        ),
+        exists().where(*messages.UNANSWERED_BEFORE),
+        exists().where(*_ENDED_HANDOFF),
     )
 
 
@@ -281,11 +281,7 @@ def _nothing_pending(session: Session, message_id: int, sender_id: str, text: st
     return not any(session.execute(query, params).one())
 
 
-_ENDED_HANDOFFS = select(handoffs.Handoff.id).where(
-    handoffs.Handoff.sender_id == bindparam("sender"),
-    handoffs.Handoff.status == handoffs.CLOSED,
-    handoffs.Handoff.resumed_at.is_(None),
-)
+_ENDED_HANDOFFS = select(handoffs.Handoff.id).where(*_ENDED_HANDOFF)
 
 
 def _ended_handoffs(session: Session, sender_id: str) -> tuple[int, ...]:

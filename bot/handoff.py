@@ -128,23 +128,12 @@ def staffed_now(
 
 
 # On every message's path (the routing interceptor): built once.
-_OPEN_HANDOFF = (
-    select(Handoff)
-    .where(
-        Handoff.sender_id == bindparam("sender"),
-        Handoff.status.in_((WAITING, ACTIVE, CALLBACK)),
-    )
-    .order_by(Handoff.id.desc())
-    .limit(1)
-)
-
-
+# The sender has a handoff open (waiting, held by staff, or a callback booked).
+_OPEN = (Handoff.sender_id == bindparam("sender"), Handoff.status.in_((WAITING, ACTIVE, CALLBACK)))
+_OPEN_HANDOFF = select(Handoff).where(*_OPEN).order_by(Handoff.id.desc()).limit(1)
 # When `intercept_for_handoff` may answer, for the routing's one-query check (bot.routing):
 # the sender has a handoff `open_handoff_for` would find.
-PENDING = exists().where(
-    Handoff.sender_id == bindparam("sender"),
-    Handoff.status.in_((WAITING, ACTIVE, CALLBACK)),
-)
+PENDING = exists().where(*_OPEN)
 
 
 def open_handoff_for(session: Session, sender_id: str) -> Handoff | None:

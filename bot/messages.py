@@ -215,15 +215,13 @@ def awaiting(now: datetime | None = None):  # type: ignore[no-untyped-def]
 
 
 # Statements on every message's path, built once (building one costs more than running it).
-_UNANSWERED_BEFORE = (
-    select(func.count())
-    .select_from(InboundMessage)
-    .where(
-        InboundMessage.sender_id == bindparam("sender"),
-        InboundMessage.id < bindparam("before"),
-        InboundMessage.status.in_((RECEIVED, FAILED)),
-    )
+# A message of the sender before message "before" is not answered yet (in flight or waiting).
+UNANSWERED_BEFORE = (
+    InboundMessage.sender_id == bindparam("sender"),
+    InboundMessage.id < bindparam("before"),
+    InboundMessage.status.in_((RECEIVED, FAILED)),
 )
+_UNANSWERED_BEFORE = select(func.count()).select_from(InboundMessage).where(*UNANSWERED_BEFORE)
 
 
 def unanswered_before(session: Session, sender_id: str, message_id: int) -> int:

@@ -448,31 +448,27 @@ def _find_by_token(session: Session, token: str, sender_id: str) -> Survey | Non
 
 
 # On every message's path (the routing interceptor): built once.
-_LATEST_OPEN = (
-    select(Survey)
-    .where(
-        Survey.sender_id == bindparam("sender"),
-        Survey.sent_at <= bindparam("now"),
-        Survey.offered_at > bindparam("since"),
-    )
-    .order_by(Survey.sent_at.desc(), Survey.id.desc())
-    .limit(1)
-)
-
-
-# When `survey_interceptor` may answer, for the routing's one-query check (bot.routing):
-# a survey offered to the sender that `_latest_open` would find, or a survey button's
-# payload in the text.
-PENDING = exists().where(
+# A survey sent to the sender and still open (parameters: `_open_params`).
+_OPEN = (
     Survey.sender_id == bindparam("sender"),
     Survey.sent_at <= bindparam("survey_now"),
     Survey.offered_at > bindparam("survey_since"),
 )
+_LATEST_OPEN = (
+    select(Survey).where(*_OPEN).order_by(Survey.sent_at.desc(), Survey.id.desc()).limit(1)
+)
+# When `survey_interceptor` may answer, for the routing's one-query check (bot.routing):
+# a survey offered to the sender that `_latest_open` would find, or a survey button's
+# payload in the text.
+PENDING = exists().where(*_OPEN)
+
+
+def _open_params(now: datetime) -> dict[str, datetime]:
+    return {"survey_now": now, "survey_since": now - _config.policy.window - _config.policy.expiry}
 
 
 def pending_params() -> dict[str, datetime]:
-    now = as_utc(None)
-    return {"survey_now": now, "survey_since": now - _config.policy.window - _config.policy.expiry}
+    return _open_params(as_utc(None))
 
 
 def is_survey_payload(text: str) -> bool:
@@ -481,9 +477,8 @@ def is_survey_payload(text: str) -> bool:
 
 def _latest_open(session: Session, sender_id: str, now: datetime) -> Survey | None:
     """The survey waiting for this sender's score or comment, if any."""
-    since = now - _config.policy.window - _config.policy.expiry
     return session.execute(
-        _LATEST_OPEN, {"sender": sender_id, "now": now, "since": since}
+        _LATEST_OPEN, {"sender": sender_id, **_open_params(now)}
     ).scalar_one_or_none()
 
 
