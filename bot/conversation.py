@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select
 
 from bot import handoff as handoffs
-from bot import messages, outbox, routing
+from bot import inline_sqlite, messages, outbox, routing
 from bot.db import core_transaction, transaction
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.replies import Button, Reply
@@ -191,9 +192,8 @@ async def accept_and_route(
                 log.exception("could not route message %s with its storing", message_id)
                 return message_id, None
 
-    def _store(session: Session) -> tuple[int | None, bool]:
-        """The message's id (None: stored before) and whether it was stored just now."""
-        message = {
+    def _message_values() -> dict[str, Any]:
+        return {
             "channel": channel,
             "sender_id": sender_id,
             "text": text,
@@ -202,6 +202,10 @@ async def accept_and_route(
             "rasa_text": rasa_text,
             "lease": policy.lease,
         }
+
+    def _store(session: Session) -> tuple[int | None, bool]:
+        """The message's id (None: stored before) and whether it was stored just now."""
+        message = _message_values()
         if generated:  # cannot have been stored before: no look-up
             return messages.insert_received(session, **message), True
         stored = messages.record_inbound(session, **message)
@@ -216,6 +220,23 @@ async def accept_and_route(
             # Earlier messages wait in the spool: this one queues behind them, so the recovery
             # worker stores them all in the order they came.
             raise SpoolFirst()
+        writer = inline_sqlite.writer_for(sessions.kw["bind"])
+        if writer is not None:
+            message = _message_values()
+            try:
+                return writer.write(
+                    lambda connection: _store_inline(
+                        connection,
+                        writer,
+                        message,
+                        looked_up=not generated,
+                        resume=resume,
+                        route=route,
+                        read=rasa_text or text,
+                    )
+                )
+            except inline_sqlite.NotInline:
+                pass  # the lock is held (or a case the inline path leaves): as below
         return await asyncio.wait_for(asyncio.to_thread(store), policy.store_timeout)
     except (SQLAlchemyError, asyncio.TimeoutError, SpoolFirst) as error:
         if policy.spool is None:
@@ -263,22 +284,95 @@ def _pending_query(declared: tuple[Pending, ...]) -> Select:
 _PENDING_QUERIES: dict[tuple[Pending, ...], Select] = {}
 
 
+def _pending_check(
+    message_id: int, sender_id: str, text: str
+) -> tuple[tuple[Pending, ...], dict[str, Any]] | None:
+    """The one-query check for a message stored just now (the declarations it is built
+    from, and its parameters), or None when the message must go through `_route`: an
+    interceptor without a declaration, or a text that calls for one."""
+    declared = routing.declared()
+    if declared is None or any(pending.by_text(text) for pending in declared):
+        return None
+    params: dict[str, Any] = {"sender": sender_id, "before": message_id}
+    for pending in declared:
+        params.update(pending.params())
+    return tuple(declared), params
+
+
 def _nothing_pending(session: Session, message_id: int, sender_id: str, text: str) -> bool:
     """True when a message stored just now goes straight to Rasa with nothing before it: no
     interceptor may answer it, no earlier message waits, Rasa is not left paused. One query
     for what `_route` finds in four or more (it is every message's path); False sends the
     message through `_route`, as does an interceptor without a `Pending` declaration."""
-    declared = routing.declared()
-    if declared is None or any(pending.by_text(text) for pending in declared):
+    check = _pending_check(message_id, sender_id, text)
+    if check is None:
         return False
-    key = tuple(declared)
+    key, params = check
+    return not any(session.execute(_pending_query_for(key), params).one())
+
+
+def _pending_query_for(key: tuple[Pending, ...]) -> Select:
     query = _PENDING_QUERIES.get(key)
     if query is None:
         query = _PENDING_QUERIES[key] = _pending_query(key)
-    params: dict[str, Any] = {"sender": sender_id, "before": message_id}
-    for pending in declared:
-        params.update(pending.params())
-    return not any(session.execute(query, params).one())
+    return query
+
+
+def _store_inline(
+    connection: sqlite3.Connection,
+    writer: inline_sqlite.InlineWriter,
+    message: dict[str, Any],
+    *,
+    looked_up: bool,
+    resume: bool,
+    route: bool,
+    read: str,
+) -> tuple[int | None, Route | None]:
+    """`accept_and_route`'s store on the event loop (bot.inline_sqlite): the same statements
+    as its threaded path, sent straight to SQLite. A message with something pending gets
+    no route here (`answer` routes it in a worker thread); taking over a message stored
+    before (`resume`) is left to the threaded path."""
+    if looked_up:
+        lookup = writer.prepared(messages.STORED_ID)
+        if connection.execute(lookup.sql, lookup.parameters(message)).fetchone() is not None:
+            if resume:
+                raise inline_sqlite.NotInline("a message stored before: taken over in a thread")
+            return None, None
+    insert = writer.prepared(messages.INSERT_RECEIVED)
+    try:
+        cursor = connection.execute(
+            insert.sql, insert.parameters(messages.received_values(**message))
+        )
+    except sqlite3.IntegrityError:  # a concurrent re-delivery stored it first
+        if resume:
+            raise inline_sqlite.NotInline(
+                "a message stored before: taken over in a thread"
+            ) from None
+        return None, None
+    message_id = int(cursor.lastrowid)
+    check = _pending_check(message_id, message["sender_id"], read) if route else None
+    if check is None:
+        return message_id, None
+    key, params = check
+    query = writer.prepared(_pending_query_for(key))
+    pending = connection.execute(query.sql, query.parameters(params)).fetchone()
+    return message_id, (None if any(pending) else Route())
+
+
+def _answered_inline(sessions: sessionmaker, message_id: int) -> bool | None:
+    """`_finish` for an answered message on the event loop (bot.inline_sqlite): False when
+    it was answered already; None when it must be recorded in a worker thread instead."""
+    writer = inline_sqlite.writer_for(sessions.kw["bind"])
+    if writer is None:
+        return None
+    mark = writer.prepared(messages.MARK_ANSWERED)
+    values = {"message_id": message_id, "now": messages.utcnow()}
+    try:
+        return writer.write(
+            lambda connection: connection.execute(mark.sql, mark.parameters(values)).rowcount == 1
+        )
+    except inline_sqlite.NotInline:
+        return None
 
 
 _ENDED_HANDOFFS = select(handoffs.Handoff.id).where(*_ENDED_HANDOFF)
@@ -440,6 +534,11 @@ async def answer(
     # Rasa answered in time: record it, but do not hold the answer back for a slow database
     # (the write goes on; if it never lands, the recovery worker finds the answer in the
     # tracker).
+    answered = _answered_inline(sessions, message_id)
+    if answered is not None:
+        if not answered:
+            return Outcome(replies=[], answered=True, duplicate=True)
+        return Outcome(replies=result.replies, answered=True)
     record = asyncio.ensure_future(asyncio.to_thread(_finish, sessions, message_id, None))
     left = policy.busy_after - (asyncio.get_running_loop().time() - started)
     done, _ = await asyncio.wait({record}, timeout=max(left, 0.5))

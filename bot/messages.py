@@ -86,6 +86,13 @@ class InboundMessage(Base):
         return self.rasa_text if self.rasa_text is not None else self.text
 
 
+# The id of a message already stored under a platform's id (a re-delivery).
+STORED_ID = select(InboundMessage.id).where(
+    InboundMessage.channel == bindparam("channel"),
+    InboundMessage.external_id == bindparam("external_id"),
+)
+
+
 def record_inbound(
     session: Session,
     *,
@@ -119,9 +126,7 @@ def record_inbound(
     )
     if external_id is not None:
         existing = session.execute(
-            select(InboundMessage.id).where(
-                InboundMessage.channel == channel, InboundMessage.external_id == external_id
-            )
+            STORED_ID, {"channel": channel, "external_id": external_id}
         ).first()
         if existing:
             return None
@@ -133,7 +138,7 @@ def record_inbound(
     return message
 
 
-_INSERT_RECEIVED = insert(InboundMessage).values(
+INSERT_RECEIVED = insert(InboundMessage).values(
     channel=bindparam("channel"),
     sender_id=bindparam("sender_id"),
     text=bindparam("text"),
@@ -147,8 +152,7 @@ _INSERT_RECEIVED = insert(InboundMessage).values(
 )
 
 
-def insert_received(
-    session: Session | Connection,
+def received_values(
     *,
     channel: str,
     sender_id: str,
@@ -157,28 +161,31 @@ def insert_received(
     lease: timedelta,
     language_hint: str | None = None,
     rasa_text: str | None = None,
-) -> int:
+) -> dict[str, Any]:
+    """The values of INSERT_RECEIVED for a message received now."""
+    now = utcnow()
+    return {
+        "channel": channel,
+        "sender_id": sender_id,
+        "text": text,
+        "external_id": external_id,
+        "language_hint": language_hint,
+        "rasa_text": rasa_text if rasa_text != text else None,
+        "now": now,
+        "lease_until": now + lease,
+    }
+
+
+def insert_received(session: Session | Connection, **message: Any) -> int:
     """Store a new message under an external id that cannot have been stored before (one
     the gateway generated) and return its id: what `record_inbound` does, in one statement
-    with no ORM object and no look-up (it is on every message's path)."""
-    now = utcnow()
-    result = session.execute(
-        _INSERT_RECEIVED,
-        {
-            "channel": channel,
-            "sender_id": sender_id,
-            "text": text,
-            "external_id": external_id,
-            "language_hint": language_hint,
-            "rasa_text": rasa_text if rasa_text != text else None,
-            "now": now,
-            "lease_until": now + lease,
-        },
-    )
+    with no ORM object and no look-up (it is on every message's path). Takes the arguments
+    of `received_values`."""
+    result = session.execute(INSERT_RECEIVED, received_values(**message))
     return int(result.inserted_primary_key[0])
 
 
-_MARK_ANSWERED = (
+MARK_ANSWERED = (
     update(InboundMessage)
     .where(InboundMessage.id == bindparam("message_id"), InboundMessage.status != ANSWERED)
     .values(status=ANSWERED, answered_at=bindparam("now"), error=None, lease_until=None)
@@ -188,7 +195,7 @@ _MARK_ANSWERED = (
 
 def mark_answered(session: Session | Connection, message_id: int) -> bool:
     """False when it was answered already (its replies must not go out twice)."""
-    result = session.execute(_MARK_ANSWERED, {"message_id": message_id, "now": utcnow()})
+    result = session.execute(MARK_ANSWERED, {"message_id": message_id, "now": utcnow()})
     return result.rowcount == 1
 
 
@@ -310,6 +317,9 @@ def expire_older_than(session: Session, cutoff: datetime) -> int:
     return result.rowcount or 0
 
 
+SPOOL_QUIET_NS = 1_000_000_000
+
+
 class Spool:
     """Where a message goes when the database cannot take it (locked, stopped): one JSON
     file per message, written and synced before the resident is told "recorded", moved into
@@ -318,6 +328,9 @@ class Spool:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        # The folder's modification time when it was last found empty: asked on every
+        # message, `has_entries` is then one stat instead of a listing.
+        self._empty_at: int | None = None
 
     def put(self, entry: dict[str, Any]) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -344,10 +357,20 @@ class Spool:
         return found
 
     def has_entries(self) -> bool:
-        if not self.directory.is_dir():
+        try:
+            changed = os.stat(self.directory).st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if changed == self._empty_at:
             return False
         with os.scandir(self.directory) as found:
-            return any(entry.name.endswith(".json") for entry in found)
+            if any(entry.name.endswith(".json") for entry in found):
+                return True
+        # A file added within the file system's timestamp granularity of this listing could
+        # leave the time unchanged: only a folder quiet for a while is remembered as empty.
+        if time.time_ns() - changed > SPOOL_QUIET_NS:
+            self._empty_at = changed
+        return False
 
     def __len__(self) -> int:
         return len(list(self.directory.glob("*.json"))) if self.directory.is_dir() else 0
