@@ -66,6 +66,7 @@ def setup_rasa(app: web.Application) -> None:
         app[HTTP] = http
         app[RASA] = RasaClient(http, settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
         yield
+        app[RASA].close()
         await http.close()
 
     app.cleanup_ctx.append(rasa)
