@@ -109,6 +109,13 @@ def handler(stream: TextIO | None = None) -> logging.Handler:
 
 def configure(level: str | int = "INFO", stream: TextIO | None = None) -> logging.Handler:
     """Make the root logger write masked JSON lines (replacing its handlers)."""
+    # Nothing we write needs the caller's file and line, thread or process names: the
+    # logging module's documented switches (its "Optimization" section) skip collecting
+    # them for every record.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -29,8 +29,11 @@ THREADS = 32
 
 class ActionsProbe:
     """Whether the action server answers its /health within a second; asked at most once a
-    second, however many messages come in. Until it has answered once (a gateway without an
-    action server, as in the channel tests) it does not hold messages back."""
+    second, however many messages come in, and in the background: a message is not held
+    for the probe (a message that finds the action server gone anyway gets no answer from
+    Rasa, and `fresh=True` then waits for a new probe before it is given up on). Until it
+    has answered once (a gateway without an action server, as in the channel tests) it does
+    not hold messages back."""
 
     def __init__(self, app: web.Application, every: float = 1.0) -> None:
         self.app = app
@@ -39,14 +42,23 @@ class ActionsProbe:
         self._ok = True
         self._seen = False
         self._lock = asyncio.Lock()
+        self._probing: asyncio.Task[None] | None = None
 
     async def __call__(self, fresh: bool = False) -> bool:
+        if fresh or not self._seen:
+            await self._probe(fresh)
+        elif time.monotonic() - self._at >= self.every and (
+            self._probing is None or self._probing.done()
+        ):
+            self._probing = asyncio.ensure_future(self._probe(False))
+        return self._ok or not self._seen
+
+    async def _probe(self, fresh: bool) -> None:
         async with self._lock:
             if fresh or time.monotonic() - self._at >= self.every:
                 self._ok = await self._check()
                 self._seen = self._seen or self._ok
                 self._at = time.monotonic()
-            return self._ok or not self._seen
 
     async def _check(self) -> bool:
         url = f"{self.app[SETTINGS].actions_url}/health"
