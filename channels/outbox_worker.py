@@ -36,7 +36,7 @@ from channels.rendering import (
     Sender,
     reply_from_body,
 )
-from channels.sent_journal import SentJournal
+from channels.sent_journal import SentJournal, SentMarks
 from channels.telegram import TELEGRAM
 from channels.zalo import ZALO
 
@@ -69,6 +69,7 @@ class OutboxWorker:
         max_attempts: int = MAX_ATTEMPTS,
         retry_base: timedelta = outbox.BACKOFF_BASE,
         journal: SentJournal | None = None,
+        marks: SentMarks | None = None,
     ) -> None:
         self.sessions = sessions
         self.senders = dict(senders)
@@ -78,6 +79,8 @@ class OutboxWorker:
         self.retry_base = retry_base
         self._in_flight: set[int] = set()
         self.journal = journal
+        # Rows a channel sent whose commit is still on its way (not to be sent again).
+        self.marks = marks
 
     async def run(self, interval: float = INTERVAL) -> None:
         last_housekeeping = 0.0
@@ -119,6 +122,8 @@ class OutboxWorker:
             for row in rows:
                 if row.id in self._in_flight:
                     continue  # still being sent by this worker (its lease ran out meanwhile)
+                if self.marks is not None and row.id in self.marks.pending:
+                    continue  # sent by a channel here; its mark is still being committed
                 if attachments.is_blocked(session, row.channel, row.recipient):
                     outbox.mark_undeliverable(session, row.id, "the resident blocked the channel")
                     continue
@@ -238,11 +243,13 @@ def setup_worker(app: web.Application) -> None:
         folder = app[SETTINGS].var_dir / "run" / "sent"
         await asyncio.to_thread(sent_journal.replay, folder, app[SESSIONS])
         journal = sent_journal.SentJournal(folder)
+        marks = sent_journal.SentMarks(app[SESSIONS])
         for key in (TELEGRAM, ZALO):
             if key in app:
                 app[key].journal = journal
+                app[key].marks = marks
         app[OUTBOX_WORKER] = OutboxWorker(
-            app[SESSIONS], senders, retry_base=retry_base, journal=journal
+            app[SESSIONS], senders, retry_base=retry_base, journal=journal, marks=marks
         )
         task = asyncio.create_task(app[OUTBOX_WORKER].run())
         log.info("Outbox worker delivers to: %s", ", ".join(sorted(senders)))
@@ -250,6 +257,7 @@ def setup_worker(app: web.Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        journal.close()
+        # Sent rows not committed yet stay in the journal, for the next start to mark.
+        journal.close(keep=not await marks.close(timeout=5.0))
 
     app.cleanup_ctx.append(worker)

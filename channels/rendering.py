@@ -31,7 +31,7 @@ from bot.conversation import (
 from bot.db import transaction
 from bot.rasa_client import RasaClient
 from bot.text import resident_text
-from channels.sent_journal import SentJournal
+from channels.sent_journal import SentJournal, SentMarks
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +277,10 @@ class PushChannel:
         self.sender_wait: Callable[[str], float] = lambda _sender: 0.0
         self._slowed: dict[str, float] = {}
         # Where a reply the platform accepted is written down before the database hears of
-        # it (set by the gateway, see channels.sent_journal).
+        # it, and what marks it sent there in the background (set by the gateway together,
+        # see channels.sent_journal).
         self.journal: SentJournal | None = None
+        self.marks: SentMarks | None = None
 
     # Subclasses say who an update is from and what to do with it.
     def sender_of(self, data: dict[str, Any]) -> str | None:
@@ -497,29 +499,46 @@ class PushChannel:
         Should the gateway stop in between, the worker sends what is left when the hold
         ends, so no reply is lost."""
         journal = self.journal
-        for position, (reply, row) in enumerate(zip(replies, outbox_ids, strict=True)):
-            if journal is not None:
-                journal.sending(row)
-            try:
-                await self.sender.deliver(sender_id, reply)
-            except RecipientUnreachable as exc:
-                log.info("%s: %s cannot be reached: %s", self.channel, sender_id, exc)
-                await asyncio.to_thread(self._give_up, sender_id, outbox_ids[position:], str(exc))
-                return
-            except MessageRejected as exc:
-                log.error("%s refused a reply to %s: %s", self.channel, sender_id, exc)
-                if row is not None:
-                    await asyncio.to_thread(self._undeliverable, [row], str(exc))
-                continue
-            except DeliveryError as exc:
-                log.warning("%s: reply to %s left to the outbox: %s", self.channel, sender_id, exc)
-                delay = exc.retry_after if isinstance(exc, RateLimited) else 0.0
-                await asyncio.to_thread(self._release, outbox_ids[position:], delay)
-                return
-            if row is not None:
+        # Marked sent in the background once written in the journal (SentMarks); without
+        # them (a gateway stopping, or no journal) each row is committed before the next.
+        marks = self.marks if journal is not None and not journal.closed else None
+        if marks is not None and marks.closed:
+            marks = None
+        sent: list[int] = []
+        try:
+            for position, (reply, row) in enumerate(zip(replies, outbox_ids, strict=True)):
                 if journal is not None:
-                    journal.record(row)
-                await asyncio.to_thread(self._sent, row)
+                    journal.sending(row)
+                try:
+                    await self.sender.deliver(sender_id, reply)
+                except RecipientUnreachable as exc:
+                    log.info("%s: %s cannot be reached: %s", self.channel, sender_id, exc)
+                    await asyncio.to_thread(
+                        self._give_up, sender_id, outbox_ids[position:], str(exc)
+                    )
+                    return
+                except MessageRejected as exc:
+                    log.error("%s refused a reply to %s: %s", self.channel, sender_id, exc)
+                    if row is not None:
+                        await asyncio.to_thread(self._undeliverable, [row], str(exc))
+                    continue
+                except DeliveryError as exc:
+                    log.warning(
+                        "%s: reply to %s left to the outbox: %s", self.channel, sender_id, exc
+                    )
+                    delay = exc.retry_after if isinstance(exc, RateLimited) else 0.0
+                    await asyncio.to_thread(self._release, outbox_ids[position:], delay)
+                    return
+                if row is not None:
+                    if journal is not None:
+                        journal.record(row)
+                    if marks is not None:
+                        sent.append(row)
+                    else:
+                        await asyncio.to_thread(self._sent, row)
+        finally:
+            if sent and marks is not None:
+                marks.add(sent)
 
     def _sent(self, row: int) -> None:
         with transaction(self.sessions) as session:

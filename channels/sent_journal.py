@@ -23,11 +23,13 @@ can be taken belongs to a process that is gone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
@@ -85,14 +87,93 @@ class SentJournal:
         # that, the next start replays it too, which is harmless.
         os.close(old_fd)
 
-    def close(self) -> None:
-        """A clean stop: every recorded row has been committed, nothing to replay."""
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def close(self, *, keep: bool = False) -> None:
+        """A clean stop: every recorded row has been committed, nothing to replay. With
+        `keep` (rows recorded here are not committed yet) the files stay, unlocked: the next
+        start replays them."""
         fd, self._fd = self._fd, -1
         with contextlib.suppress(OSError):
             os.close(fd)
+        if keep:
+            return
         for path in (self.path, self._previous):
             if path is not None:
                 path.unlink(missing_ok=True)
+
+
+class SentMarks:
+    """Replies the platform took, marked sent in the database in the background, many rows
+    to a transaction, so that sending an answer never waits for the database between its
+    replies, and a resident's next message never waits behind that write: with the database
+    locked, one write could hold the resident's conversation for as long as the lock
+    lasted (the fault suite's "Database locked" caught a resident waiting over 8 s).
+
+    A row is in the sent journal ("d") before it is handed here, so a gateway that dies
+    before the commit loses nothing: the next start marks it sent from the journal. Until
+    the commit lands it is in `pending`, which this gateway's outbox worker does not claim;
+    a failed commit is tried again, waiting 0.5 s, then twice as long each time, up to 30 s.
+    """
+
+    RETRY_FIRST = 0.5
+    RETRY_MAX = 30.0
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+        self.pending: set[int] = set()
+        self.closed = False
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, rows: Iterable[int | None]) -> None:
+        self.pending.update(row for row in rows if row is not None)
+        if self.pending and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._commit_all())
+
+    async def _commit_all(self) -> None:
+        delay = self.RETRY_FIRST
+        while self.pending:
+            batch = sorted(self.pending)
+            try:
+                await asyncio.to_thread(self._commit, batch)
+            except Exception as error:  # noqa: BLE001 - the database is down or locked: retried
+                log.warning(
+                    "could not mark %d sent repl%s yet (%s); trying again in %.1f s",
+                    len(batch),
+                    "y" if len(batch) == 1 else "ies",
+                    type(error).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.RETRY_MAX)
+                continue
+            self.pending.difference_update(batch)
+            delay = self.RETRY_FIRST
+
+    def _commit(self, rows: list[int]) -> None:
+        with transaction(self.sessions) as session:
+            outbox.mark_sent_where_unsent(session, rows)
+
+    async def idle(self) -> None:
+        """Wait until every row handed here so far is committed (or the retries stop)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def close(self, timeout: float) -> bool:
+        """Stop taking rows and wait up to `timeout` seconds for the commits; False when
+        some are left (their journal must then be kept for the next start)."""
+        self.closed = True
+        task = self._task
+        if task is not None and not task.done():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        return not self.pending
 
 
 def orphaned(folder: Path) -> list[tuple[Path, list[int], list[int]]]:

@@ -109,6 +109,8 @@ class Gateway:
         """Wait until every update accepted so far has been handled."""
         for key in (telegram.TELEGRAM, zalo.ZALO):
             await self.app[key].tasks.idle()
+            if self.app[key].marks is not None:  # replies sent, marked in the background
+                await self.app[key].marks.idle()
 
     def rasa_tracker(self, sender: str) -> dict[str, Any]:
         """Rasa's record of the conversation (is it paused? what reached it?)."""

@@ -103,6 +103,8 @@ class Gateway:
         for key in (telegram.TELEGRAM, zalo.ZALO):
             if key in self.app:
                 await self.app[key].tasks.idle()
+                if self.app[key].marks is not None:  # replies sent, marked in the background
+                    await self.app[key].marks.idle()
 
     async def post_update(
         self, update: dict[str, Any], secret: str | None = SECRET

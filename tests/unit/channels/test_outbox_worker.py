@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
@@ -20,6 +21,7 @@ from bot.calendar import WorkingCalendar
 from bot.outbox import OutboxMessage
 from bot.tickets import change_status, open_ticket
 from channels.outbox_worker import OutboxWorker
+from channels.sent_journal import SentMarks
 from channels.telegram import TelegramSender
 from tests.fakes.telegram_bot_api import FakeTelegram
 from tests.unit.channels.conftest import TOKEN, telegram_settings
@@ -147,6 +149,36 @@ async def test_messages_to_one_resident_keep_their_order(worker, sessions, teleg
         enqueue(sessions, text=f"tin {number}")
     assert await worker.deliver_due(NOW) == 4
     assert telegram_api.texts(CHAT) == ["tin 0", "tin 1", "tin 2", "tin 3"]
+
+
+async def test_a_reply_a_channel_sent_is_not_sent_again_while_its_mark_is_on_its_way(
+    worker, sessions, telegram_api, monkeypatch
+) -> None:
+    """A channel marks the replies it sent in the background (SentMarks); while that write
+    is being retried (a locked database), the worker does not send them a second time."""
+    message_id = enqueue(sessions)
+    marks = SentMarks(sessions)
+    worker.marks = marks
+    attempts: list[list[int]] = []
+    commit = marks._commit
+
+    def locked_at_first(rows: list[int]) -> None:
+        attempts.append(rows)
+        if len(attempts) == 1:
+            raise OperationalError("UPDATE outbox_message", {}, Exception("database is locked"))
+        commit(rows)
+
+    monkeypatch.setattr(marks, "_commit", locked_at_first)
+    monkeypatch.setattr(SentMarks, "RETRY_FIRST", 0.5)
+    marks.add([message_id])
+    await asyncio.sleep(0.1)
+    assert attempts == [[message_id]] and marks.pending == {message_id}
+    assert await worker.deliver_due(NOW + timedelta(hours=1)) == 0
+    await marks.idle()
+    assert attempts == [[message_id], [message_id]] and marks.pending == set()
+    assert row(sessions, message_id).status == "sent"
+    assert await worker.deliver_due(NOW + timedelta(hours=2)) == 0
+    assert telegram_api.sent() == []
 
 
 async def test_widget_and_api_rows_are_left_to_their_owners(worker, sessions, telegram_api) -> None:

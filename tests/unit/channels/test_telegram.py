@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from bot import attachments, messages
 from bot.attachments import BlockedRecipient, ChannelUpdate, PendingAttachment
@@ -377,6 +379,51 @@ async def test_resident_who_blocked_the_bot_is_recorded_and_unblocked_when_writi
     await gateway.settle()
     assert count(gateway, BlockedRecipient) == 0
     assert telegram_api.texts(CHAT) == ["Dạ, em chào anh/chị."]
+
+
+async def test_a_database_locked_mid_answer_holds_up_neither_its_replies_nor_the_next_message(
+    gateway, rasa, telegram_api, monkeypatch
+) -> None:
+    """Another writer takes the database's lock just as the first of two replies goes out:
+    the second still goes at once, the resident's next message gets its "busy" reply within
+    seconds, and the replies are marked sent once the lock is gone (never sent twice)."""
+    rasa.respond = lambda body: [
+        {"recipient_id": body["sender"], "text": "Dạ, phản ánh của anh/chị đã được ghi nhận."},
+        {"recipient_id": body["sender"], "text": "Dạ, anh/chị cần gì thêm không ạ?"},
+    ]
+    path = make_url(gateway.settings.database_url).database
+    lock = sqlite3.connect(path, isolation_level=None)
+    on_send = telegram_api._on_sendMessage
+    sends = []
+
+    async def lock_on_first_send(params):  # type: ignore[no-untyped-def]
+        sends.append(params)
+        if len(sends) == 1:
+            lock.execute("BEGIN IMMEDIATE")
+        return await on_send(params)
+
+    monkeypatch.setattr(telegram_api, "_on_sendMessage", lock_on_first_send)
+    try:
+        started = time.monotonic()
+        await gateway.post_update(text_update(1, CHAT, "cống bị tắc"))
+        await eventually(lambda: len(telegram_api.texts(CHAT)) == 2, timeout=3.0)
+        assert time.monotonic() - started < 3.0
+        await gateway.post_update(text_update(2, CHAT, "còn nữa"))
+        await eventually(lambda: len(telegram_api.texts(CHAT)) == 3, timeout=6.0)
+        assert "đang bận" in telegram_api.texts(CHAT)[2]
+        # Not marked yet (read past the lock: every session here takes it).
+        unsent = lock.execute("SELECT count(*) FROM outbox_message WHERE status != 'sent'")
+        assert unsent.fetchone()[0] == 2
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    await gateway.settle()
+    assert awaiting_retry(gateway) == 0
+    started = time.monotonic()
+    await eventually(lambda: len(telegram_api.texts(CHAT)) >= 5, timeout=30.0)
+    answer = ["Dạ, phản ánh của anh/chị đã được ghi nhận.", "Dạ, anh/chị cần gì thêm không ạ?"]
+    texts = telegram_api.texts(CHAT)
+    assert texts[:2] == answer and texts[3:] == answer, texts
 
 
 async def test_rasa_down_gives_the_busy_reply(gateway, rasa, telegram_api) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot import outbox
-from bot.db import transaction
+from bot.db import make_engine, make_session_factory, transaction
 from bot.outbox import SENDING, SENT, OutboxMessage
 from channels import sent_journal
 
@@ -103,3 +103,28 @@ def test_a_long_running_journal_keeps_two_files_at_most(tmp_path: Path, monkeypa
         assert 1199 in recorded  # the newest rows are always there
     finally:
         journal.close()
+
+
+async def test_replies_whose_mark_never_landed_before_a_stop_are_marked_at_the_next_start(
+    db, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Sent rows are marked in the background (SentMarks); a gateway stopping while the
+    database cannot take the marks keeps its journal, and the next start marks them."""
+    [row] = _held_rows(db, 1)
+    folder = tmp_path / "sent"
+    journal = sent_journal.SentJournal(folder)
+    unreachable = make_engine(f"sqlite:///{tmp_path / 'gone' / 'tiepdan.db'}")
+    marks = sent_journal.SentMarks(make_session_factory(unreachable))
+    try:
+        journal.sending(row)
+        journal.record(row)
+        marks.add([row])
+        assert await marks.close(timeout=0.3) is False
+        assert marks.pending == {row}
+    finally:
+        journal.close(keep=True)
+        unreachable.dispose()
+    assert _statuses(db)[row] != SENT
+    assert sent_journal.replay(folder, db.factory) == (1, 0)
+    assert _statuses(db) == {row: SENT}
+    assert list(folder.glob("*.log")) == []
