@@ -163,6 +163,21 @@ class MessageRejected(DeliveryError):
     """The platform refuses this message itself (malformed, too long): retrying won't help."""
 
 
+class DatabaseBusy(Exception):
+    """A write an update needs before anything is said did not get the database in time
+    (locked or down): the update is handled again from the spool, the resident told
+    "busy, recorded" meanwhile. Raised only where handling it again is harmless."""
+
+
+async def write_soon(work: Callable[[], Any]) -> Any:
+    """`work` (a database write) in a worker thread within the store timeout, or
+    DatabaseBusy."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(work), conversation.POLICY.store_timeout)
+    except (SQLAlchemyError, asyncio.TimeoutError) as error:
+        raise DatabaseBusy(type(error).__name__) from error
+
+
 class Sender(Protocol):
     channel: str
 
@@ -313,18 +328,28 @@ class PushChannel:
         except (SQLAlchemyError, asyncio.TimeoutError, conversation.SpoolFirst) as error:
             if policy.spool is None:
                 raise
-            log.warning("%s: database unavailable (%r); update spooled", self.channel, error)
-            entry = {"kind": "update", "channel": self.channel, "external_id": external_id}
-            await asyncio.to_thread(policy.spool.put, {**entry, "payload": data})
-            if policy.wake is not None:
-                policy.wake()
-            sender_id = self.sender_of(data)
-            if sender_id is not None:
-                self.tasks.spawn(self.say_busy(sender_id, self.language_hint_of(data)))
+            await self.spool_update(external_id, data, error)
             return True
         if stored:
             self.tasks.spawn(self.process(external_id, data))
         return stored
+
+    async def spool_update(
+        self, external_id: str, data: dict[str, Any], error: BaseException
+    ) -> None:
+        """The database cannot take the update now: it waits in the spool (the recovery
+        worker hands it back through `import_spooled`) and the resident is told "busy,
+        recorded"."""
+        policy = conversation.POLICY
+        assert policy.spool is not None
+        log.warning("%s: database unavailable (%r); update spooled", self.channel, error)
+        entry = {"kind": "update", "channel": self.channel, "external_id": external_id}
+        await asyncio.to_thread(policy.spool.put, {**entry, "payload": data})
+        if policy.wake is not None:
+            policy.wake()
+        sender_id = self.sender_of(data)
+        if sender_id is not None:
+            self.tasks.spawn(self.say_busy(sender_id, self.language_hint_of(data)))
 
     async def import_spooled(self, external_id: str, data: dict[str, Any]) -> None:
         """An update spooled while the database was unavailable, handled now. One whose
@@ -381,6 +406,12 @@ class PushChannel:
                 await self.dispatch(data, external_id)
         except asyncio.CancelledError:
             raise  # stopping: left unprocessed, handled at the next start
+        except DatabaseBusy as error:
+            if conversation.POLICY.spool is not None:
+                # Left unprocessed: handled again from the spool once the database is back.
+                await self.spool_update(external_id, data, error.__cause__ or error)
+                return
+            log.exception("%s update %s could not be handled", self.channel, external_id)
         except Exception:
             log.exception("%s update %s could not be handled", self.channel, external_id)
 

@@ -71,6 +71,7 @@ from channels.rendering import (
     phrase,
     shorten,
     split_text,
+    write_soon,
 )
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,9 @@ class TelegramChannel(PushChannel):
                     session, token, sender_id=sender_id, used_by=update_id
                 )
 
-        choice = await asyncio.to_thread(use)
+        # Used once, by this update (using it again is harmless): the update can be handled
+        # again from the spool should the database not take the write now.
+        choice = await write_soon(use)
         if choice is None:
             language = await self.language(sender_id, hint)
             expired = phrase("button_expired", language)

@@ -199,6 +199,66 @@ async def test_long_vietnamese_button_payload_round_trips_through_a_short_id(
     assert "hết hạn" in expired["text"]
 
 
+async def test_a_button_pressed_while_the_database_is_locked_is_answered_once_it_is_back(
+    gateway, rasa, telegram_api, monkeypatch
+) -> None:
+    """The press is recorded, then another writer holds the database's lock before the
+    button can be used: the resident hears "busy, recorded" within seconds, and the press
+    reaches Rasa once the lock is gone (it used to be marked handled and lost)."""
+
+    def respond(body):  # type: ignore[no-untyped-def]
+        if body["message"].startswith("/"):
+            return [{"recipient_id": body["sender"], "text": "Dạ, lệ phí là 0 đồng ạ."}]
+        return [
+            {
+                "recipient_id": body["sender"],
+                "text": "Dạ, anh/chị muốn biết gì ạ?",
+                "buttons": [{"title": "Lệ phí", "payload": '/ask_service_info{"facet":"fee"}'}],
+            }
+        ]
+
+    rasa.respond = respond
+    await gateway.post_update(text_update(1, CHAT, "đăng ký khai sinh"))
+    await gateway.settle()
+    callback_data = telegram_api.sent()[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+    channel = gateway.app[TELEGRAM]
+    lock = sqlite3.connect(make_url(gateway.settings.database_url).database, isolation_level=None)
+    dispatch = channel.dispatch
+    dispatched = []
+
+    async def locked_first(data, external_id):  # type: ignore[no-untyped-def]
+        dispatched.append(external_id)
+        if len(dispatched) == 1:  # recorded already; the button not used yet
+            lock.execute("BEGIN IMMEDIATE")
+        return await dispatch(data, external_id)
+
+    monkeypatch.setattr(channel, "dispatch", locked_first)
+    try:
+        started = time.monotonic()
+        await gateway.post_update(callback_update(2, CHAT, callback_data, message_id=901))
+        await eventually(lambda: len(telegram_api.texts(CHAT)) == 2, timeout=6.0)
+        assert time.monotonic() - started < 5.0
+        assert "đang bận" in telegram_api.texts(CHAT)[1]
+        assert rasa.messages() == ["đăng ký khai sinh"]
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    await eventually(lambda: len(telegram_api.texts(CHAT)) == 3, timeout=20.0)
+    await gateway.settle()
+    assert rasa.messages() == ["đăng ký khai sinh", '/ask_service_info{"facet":"fee"}']
+    assert telegram_api.texts(CHAT)[2] == "Dạ, lệ phí là 0 đồng ạ."
+    with gateway.session() as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(ChannelUpdate)
+                .where(ChannelUpdate.processed_at.is_(None))
+            )
+            == 0
+        )
+
+
 @pytest.mark.parametrize(
     ("language_code", "expected"), [("vi", "hết hạn"), ("en", "expired"), (None, "hết hạn")]
 )
