@@ -532,8 +532,8 @@ class PushChannel:
         journal = self.journal
         # Marked sent in the background once written in the journal (SentMarks); without
         # them (a gateway stopping, or no journal) each row is committed before the next.
-        marks = self.marks if journal is not None and not journal.closed else None
-        if marks is not None and marks.closed:
+        marks = self.marks
+        if journal is None or journal.closed or marks is None or marks.closed:
             marks = None
         sent: list[int] = []
         try:
