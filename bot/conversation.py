@@ -125,6 +125,14 @@ def _wake() -> None:
         POLICY.wake()
 
 
+def keep_for_later(entry: dict[str, Any]) -> None:
+    """Put an entry the database could not take in the spool and wake the recovery worker.
+    Inline, not in a thread: the threads may all be waiting on the locked database."""
+    assert POLICY.spool is not None
+    POLICY.spool.put(entry)
+    _wake()
+
+
 def reply_from_rasa(message: dict[str, Any]) -> Reply:
     buttons = [
         Button(str(b.get("title", "")), str(b.get("payload", "")))
@@ -257,9 +265,7 @@ async def accept_and_route(
             "external_id": external_id,
             "received_at": messages.utcnow().isoformat(),
         }
-        # Inline, not in a thread: the threads may all be waiting on the locked database.
-        policy.spool.put(entry)
-        _wake()
+        keep_for_later(entry)
         raise StoredForLater(busy_language(text, language_hint)) from error
 
 

@@ -328,25 +328,19 @@ class PushChannel:
         except (SQLAlchemyError, asyncio.TimeoutError, conversation.SpoolFirst) as error:
             if policy.spool is None:
                 raise
-            await self.spool_update(external_id, data, error)
+            self.spool_update(external_id, data, error)
             return True
         if stored:
             self.tasks.spawn(self.process(external_id, data))
         return stored
 
-    async def spool_update(
-        self, external_id: str, data: dict[str, Any], error: BaseException
-    ) -> None:
+    def spool_update(self, external_id: str, data: dict[str, Any], error: BaseException) -> None:
         """The database cannot take the update now: it waits in the spool (the recovery
         worker hands it back through `import_spooled`) and the resident is told "busy,
         recorded"."""
-        policy = conversation.POLICY
-        assert policy.spool is not None
         log.warning("%s: database unavailable (%r); update spooled", self.channel, error)
         entry = {"kind": "update", "channel": self.channel, "external_id": external_id}
-        await asyncio.to_thread(policy.spool.put, {**entry, "payload": data})
-        if policy.wake is not None:
-            policy.wake()
+        conversation.keep_for_later({**entry, "payload": data})
         sender_id = self.sender_of(data)
         if sender_id is not None:
             self.tasks.spawn(self.say_busy(sender_id, self.language_hint_of(data)))
@@ -409,7 +403,7 @@ class PushChannel:
         except DatabaseBusy as error:
             if conversation.POLICY.spool is not None:
                 # Left unprocessed: handled again from the spool once the database is back.
-                await self.spool_update(external_id, data, error.__cause__ or error)
+                self.spool_update(external_id, data, error.__cause__ or error)
                 return
             log.exception("%s update %s could not be handled", self.channel, external_id)
         except Exception:
